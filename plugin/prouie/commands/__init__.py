@@ -1,0 +1,1 @@
+"""Subcommands of the ``prouie`` CLI, one module each (``register(subparsers)``)."""

@@ -1,0 +1,210 @@
+"""Raw IE data -> LLaMA-Factory alpaca files + dataset_info.json entries, or canonical records.
+
+Writes go to temporary files that replace their targets only when the whole input has been read,
+so an error part-way leaves every existing file as it was and nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring
+from pathlib import Path
+from typing import IO, Any
+
+from prouie.readers import ReadStats
+from prouie.records import Example
+from prouie.targets import instruction_for, render_target, round_trips
+
+ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+
+
+@dataclass
+class PrepareReport:
+    """Counts for the one-line summary and the files written."""
+
+    stats: ReadStats
+    written: int = 0
+    clashes: int = 0
+    clash_ids: list[str] = field(default_factory=list)
+    files: dict[str, int] = field(default_factory=dict)
+
+    def summary(self, what: str) -> str:
+        line = (
+            f"{what}: {self.written} records written to {len(self.files)} file(s), "
+            f"{self.stats.skipped} skipped, {self.stats.located} spans located, "
+            f"{self.clashes} round-trip clashes"
+        )
+        if self.clash_ids:
+            line += f" (e.g. {', '.join(self.clash_ids[:5])})"
+        return line
+
+
+def progress(items: Iterable[Example], desc: str) -> Iterator[Example]:
+    """A tqdm progress bar on a terminal, nothing when output is redirected."""
+    from tqdm import tqdm
+
+    return iter(tqdm(items, desc=desc, unit=" rec", disable=None, mininterval=0.5))
+
+
+class _Outputs:
+    """Temporary files per name, promoted together on success and removed on failure."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.handles: dict[str, IO[str]] = {}
+
+    def get(self, name: str) -> IO[str]:
+        fh = self.handles.get(name)
+        if fh is None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            fh = (self.out_dir / f".{name}.tmp").open("w", encoding="utf-8")
+            self.handles[name] = fh
+        return fh
+
+    def commit(self) -> None:
+        for name, fh in self.handles.items():
+            fh.close()
+            os.replace(self.out_dir / f".{name}.tmp", self.out_dir / name)
+
+    def abort(self) -> None:
+        for name, fh in self.handles.items():
+            fh.close()
+            (self.out_dir / f".{name}.tmp").unlink(missing_ok=True)
+
+
+@contextmanager
+def _outputs(out_dir: Path) -> Iterator[_Outputs]:
+    outs = _Outputs(out_dir)
+    try:
+        yield outs
+    except BaseException:
+        outs.abort()
+        raise
+    outs.commit()
+
+
+def entry_name(ex: Example, stage: str, split: str | None = None) -> str:
+    """Dataset name in dataset_info.json: ``<dataset>_<task>[_<split>]_<stage>``, filesystem-safe."""
+    parts = [ex.get("dataset") or "data", ex["task"]]
+    split = split or (ex.get("meta") or {}).get("split")
+    if split:
+        parts.append(split)
+    parts.append(stage)
+    name = "_".join(parts)
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def update_dataset_info(out_dir: Path, entries: dict[str, dict[str, Any]]) -> Path:
+    """Add or replace entries in ``out_dir/dataset_info.json``, keeping every other entry."""
+    path = out_dir / "dataset_info.json"
+    info: dict[str, Any] = {}
+    if path.exists():
+        try:
+            info = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); fix or remove it"
+            ) from None
+        if not isinstance(info, dict):
+            raise ValueError(f"{path}: must hold a JSON object of dataset entries")
+    info.update(entries)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def prepare_alpaca(
+    records: Iterable[Example],
+    out_dir: str | Path,
+    stage: str,
+    stats: ReadStats,
+    *,
+    split: str | None = None,
+    name: str | None = None,
+) -> PrepareReport:
+    """Write alpaca jsonl (``instruction``, ``input``, ``output``) per dataset/task/split and register them.
+
+    Records whose target cannot round-trip (a separator inside a value) are written unchanged and
+    counted, never altered.
+    """
+    out = Path(out_dir)
+    report = PrepareReport(stats)
+    names: dict[tuple, str] = {}
+    # Records of one source share their labels list: render its instruction once.
+    schema: tuple = (None, None, None, None)
+    head = ""
+    with _outputs(out) as outs:
+        for ex in records:
+            labels, roles, meta = ex["labels"], ex.get("roles"), ex.get("meta")
+            if (
+                schema[0] is not labels
+                or schema[1] is not roles
+                or schema[2] != ex["task"]
+                or (ex["task"] == "slot" and schema[3] is not meta)
+            ):
+                schema = (labels, roles, ex["task"], meta)
+                # The row is assembled from JSON-encoded pieces (same bytes as json.dumps of the
+                # dict) so the long instruction is encoded once per schema, not once per record.
+                head = (
+                    '{"instruction": '
+                    + encode_basestring(instruction_for(ex, stage))
+                    + ', "input": '
+                )
+            key = (ex.get("dataset"), ex["task"], split or (ex.get("meta") or {}).get("split"))
+            fname = names.get(key)
+            if fname is None:
+                fname = names[key] = (name or entry_name(ex, stage, split)) + ".jsonl"
+                if list(names.values()).count(fname) > 1:
+                    raise ValueError(
+                        f"--name {name!r} would be shared by several datasets; leave it out"
+                    )
+            target = render_target(ex, stage)
+            if not round_trips(ex, stage, target):
+                report.clashes += 1
+                if len(report.clash_ids) < 20:
+                    report.clash_ids.append(str(ex.get("id")))
+            outs.get(fname).write(
+                head
+                + encode_basestring(ex["text"])
+                + ', "output": '
+                + encode_basestring(target)
+                + "}\n"
+            )
+            report.written += 1
+            report.files[fname] = report.files.get(fname, 0) + 1
+        entries = {
+            fname[: -len(".jsonl")]: {
+                "file_name": fname,
+                "formatting": "alpaca",
+                "columns": dict(ALPACA_COLUMNS),
+            }
+            for fname in report.files
+        }
+        if entries:
+            update_dataset_info(out, entries)
+    return report
+
+
+def convert_records(
+    records: Iterable[Example], out_file: str | Path, stats: ReadStats
+) -> PrepareReport:
+    """Write canonical records as jsonl (for the registered converters, LDA and RL export)."""
+    out_file = Path(out_file)
+    report = PrepareReport(stats)
+    dumps = json.dumps
+    with _outputs(out_file.parent if str(out_file.parent) else Path(".")) as outs:
+        fh = outs.get(out_file.name)
+        for ex in records:
+            if not round_trips(ex, "cm"):
+                report.clashes += 1
+                if len(report.clash_ids) < 20:
+                    report.clash_ids.append(str(ex.get("id")))
+            fh.write(dumps(ex, ensure_ascii=False) + "\n")
+            report.written += 1
+        report.files[out_file.name] = report.written
+    return report

@@ -1,0 +1,307 @@
+"""Structural units (paper 2.5.2): the single basis of targets' round trip, metrics and SFR.
+
+- NER: T = {type}, P = {(type, value)}
+- RE:  T = {type}, R = {(type, head, tail)}, H = {(type, head)}, A = {(type, tail)}
+- EE:  E = {event type}, T = {(event type, trigger)}, role-argument pairs grouped by trigger
+- slot: (slot, value) for every slot of the schema, "" when empty (slot-level ExactAcc)
+
+This module also holds the value-level grammar of the target format (paper Figures 4-8), shared by
+rendering and parsing so the two can never disagree:
+
+- NER value:  ``"a | b"``
+- RE value:   ``"head, tail | head2, tail2"``
+- EE value:   ``"TRIGGER: ROLE: argument; ROLE: argument | TRIGGER2: ..."``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prouie.records import Example
+
+SEP = " | "
+PAIR_SEP = ", "
+ARG_SEP = "; "
+KV_SEP = ": "
+
+_EMPTY: frozenset = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a model output (or a target that cannot round-trip)."""
+
+    kind: str
+    key: str | None = None
+    detail: str = ""
+
+
+# Problem kinds, in the order a report lists them.
+PROBLEM_KINDS = (
+    "unparseable",
+    "truncated",
+    "not_object",
+    "duplicate_key",
+    "unknown_key",
+    "non_string_value",
+    "not_substring",
+    "duplicate_value",
+    "malformed_pair",
+    "malformed_group",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Units:
+    """The unit sets of one output or one gold record; compared with ``==``."""
+
+    task: str
+    types: frozenset[str] = _EMPTY
+    pairs: frozenset[tuple[str, str]] = _EMPTY
+    triples: frozenset[tuple[str, str, str]] = _EMPTY
+    groups: frozenset[tuple[str, str, frozenset[tuple[str, str]]]] = _EMPTY
+    slots: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def heads(self) -> frozenset[tuple[str, str]]:
+        return frozenset((t, h) for t, h, _ in self.triples)
+
+    @property
+    def tails(self) -> frozenset[tuple[str, str]]:
+        return frozenset((t, a) for t, _, a in self.triples)
+
+    @property
+    def events(self) -> frozenset[str]:
+        return frozenset(e for e, _, _ in self.groups)
+
+    @property
+    def triggers(self) -> frozenset[tuple[str, str]]:
+        return frozenset((e, t) for e, t, _ in self.groups)
+
+    @property
+    def arguments(self) -> frozenset[tuple[str, str, str]]:
+        return frozenset((e, r, a) for e, _, args in self.groups for r, a in args)
+
+
+def empty_units(task: str, labels: list[str] | tuple[str, ...] = ()) -> Units:
+    """The units of an output that extracted nothing (slot task: every slot empty)."""
+    if task == "slot":
+        return Units(task, slots=tuple((s, "") for s in labels))
+    return Units(task)
+
+
+# ----------------------------------------------------------------------------- gold units
+
+
+def units_from_example(ex: Example) -> Units:
+    """Gold units of a canonical record.
+
+    EE groups are keyed by (event type, trigger text): two events of one type whose triggers are the
+    same string merge into one group, which is all the target format can express.
+
+    >>> ex = {"task": "ner", "labels": ["person"], "text": "Kevin",
+    ...       "entities": [{"type": "person", "text": "Kevin", "start": 0, "end": 5}]}
+    >>> sorted(units_from_example(ex).pairs)
+    [('person', 'Kevin')]
+    """
+    task = ex["task"]
+    if task == "ner":
+        pairs = frozenset((e["type"], e["text"]) for e in ex.get("entities") or ())
+        return Units(task, types=frozenset(t for t, _ in pairs), pairs=pairs)
+    if task == "re":
+        triples = frozenset(
+            (r["type"], r["head"]["text"], r["tail"]["text"]) for r in ex.get("relations") or ()
+        )
+        return Units(task, types=frozenset(t for t, _, _ in triples), triples=triples)
+    if task == "ee":
+        merged: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        for ev in ex.get("events") or ():
+            args = merged.setdefault((ev["type"], ev["trigger"]["text"]), set())
+            args.update((a["role"], a["text"]) for a in ev.get("arguments") or ())
+        groups = frozenset((e, t, frozenset(a)) for (e, t), a in merged.items())
+        return Units(task, types=frozenset(e for e, _ in merged), groups=groups)
+    if task == "slot":
+        values: dict[str, list[str]] = {s: [] for s in ex["labels"]}
+        for e in sorted_spans(ex.get("entities") or ()):
+            vals = values[e["type"]]
+            v = e["text"].strip()
+            if v not in vals:
+                vals.append(v)
+        return Units(task, slots=tuple((s, SEP.join(v)) for s, v in values.items()))
+    raise ValueError(f"unknown task {task!r}")
+
+
+def sorted_spans(spans: Any) -> list:
+    """Spans in order of first appearance (by start offset; spans without one keep list order, last)."""
+    inf = float("inf")
+    return sorted(spans, key=lambda s: inf if s.get("start") is None else s["start"])
+
+
+# ----------------------------------------------------------------------------- value grammar
+
+
+def split_ner_value(value: str) -> list[str]:
+    """``"a | b"`` -> ``["a", "b"]``; ``""`` -> ``[]``.
+
+    >>> split_ner_value("Kevin | Therese")
+    ['Kevin', 'Therese']
+    """
+    if not value:
+        return []
+    return value.split(SEP)
+
+
+def split_re_pair(pair: str, input_text: str | None = None) -> tuple[str, str] | None:
+    """Split ``"head, tail"``; ``None`` when there is no ``", "``.
+
+    When the pair holds more than one ``", "``, the split whose both sides are substrings of the input
+    wins (the leftmost such split); without an input, or when none qualifies, the leftmost split.
+
+    >>> split_re_pair("Paris, France, Europe", "Paris, France is in Europe")
+    ('Paris, France', 'Europe')
+    """
+    first = pair.find(PAIR_SEP)
+    if first < 0:
+        return None
+    if input_text is not None and pair.find(PAIR_SEP, first + 1) >= 0:
+        pos = first
+        while pos >= 0:
+            head, tail = pair[:pos], pair[pos + 2 :]
+            if head in input_text and tail in input_text:
+                return head, tail
+            pos = pair.find(PAIR_SEP, pos + 1)
+    return pair[:first], pair[first + 2 :]
+
+
+def split_ee_group(
+    group: str, roles: frozenset[str] | set[str] | None = None
+) -> tuple[str, list[tuple[str, str]]] | None:
+    """Split ``"TRIGGER: ROLE: argument; ROLE: argument"`` into the trigger and its pairs.
+
+    A group without ``": "`` is a bare trigger (an event with no arguments). With the schema's roles
+    known, a trigger or an argument that itself contains ``": "`` / ``"; "`` is recovered: the split
+    point is chosen so that every role is a known role. Returns ``None`` when a piece has no role.
+
+    >>> split_ee_group("developed: Subject: patient; Effect: a lesion", {"Subject", "Effect"})
+    ('developed', [('Subject', 'patient'), ('Effect', 'a lesion')])
+    """
+    pieces = group.split(ARG_SEP)
+    first = pieces[0]
+    cut = first.find(KV_SEP)
+    if cut < 0:
+        if len(pieces) > 1:
+            return None
+        return first, []
+    if roles:
+        # The trigger ends at the first ": " that is followed by a known role.
+        pos = cut
+        while pos >= 0:
+            role = first[pos + 2 :].partition(KV_SEP)[0]
+            if role in roles and KV_SEP in first[pos + 2 :]:
+                cut = pos
+                break
+            pos = first.find(KV_SEP, pos + 1)
+    trigger, rest = first[:cut], first[cut + 2 :]
+    pairs: list[tuple[str, str]] = []
+    for piece in [rest, *pieces[1:]]:
+        role, sep, arg = piece.partition(KV_SEP)
+        if roles and (not sep or role not in roles) and pairs:
+            # "; " inside an argument: glue the piece back onto the previous argument.
+            prev_role, prev_arg = pairs[-1]
+            pairs[-1] = (prev_role, prev_arg + ARG_SEP + piece)
+            continue
+        if not sep:
+            return None
+        pairs.append((role, arg))
+    return trigger, pairs
+
+
+def units_from_obj(
+    obj: dict[str, Any],
+    task: str,
+    labels: list[str] | tuple[str, ...],
+    roles: list[str] | tuple[str, ...] | None = None,
+    input_text: str | None = None,
+) -> tuple[Units, list[Problem]]:
+    """Units of a decoded target object plus every problem seen; never raises.
+
+    Unknown keys, non-string values, values that are not substrings of ``input_text`` (when given),
+    duplicates and malformed pairs/groups are reported; what can be kept is kept (a non-substring
+    value still counts as a unit: the metric, not the parser, decides it is wrong).
+    """
+    problems: list[Problem] = []
+    known = set(labels)
+    role_set = frozenset(roles) if roles else None
+    pairs: set[tuple[str, str]] = set()
+    triples: set[tuple[str, str, str]] = set()
+    groups: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    slot_values: dict[str, str] = {s: "" for s in labels}
+    check = input_text is not None
+
+    for key, value in obj.items():
+        if key not in known:
+            problems.append(Problem("unknown_key", key))
+            continue
+        if not isinstance(value, str):
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                value = SEP.join(value)  # a list where a joined string was asked for
+            else:
+                problems.append(Problem("non_string_value", key, type(value).__name__))
+                continue
+            problems.append(Problem("non_string_value", key, "list"))
+        if not value:
+            continue
+        if task == "slot":
+            slot_values[key] = value.strip()
+            continue
+        parts = value.split(SEP)
+        seen: set[str] = set()
+        for part in parts:
+            if part in seen:
+                problems.append(Problem("duplicate_value", key, part))
+                continue
+            seen.add(part)
+            if task == "ner":
+                if check and part not in input_text:
+                    problems.append(Problem("not_substring", key, part))
+                pairs.add((key, part))
+            elif task == "re":
+                pair = split_re_pair(part, input_text)
+                if pair is None or not pair[0] or not pair[1]:
+                    problems.append(Problem("malformed_pair", key, part))
+                    continue
+                if check:
+                    for side in pair:
+                        if side not in input_text:
+                            problems.append(Problem("not_substring", key, side))
+                triples.add((key, pair[0], pair[1]))
+            elif task == "ee":
+                group = split_ee_group(part, role_set)
+                if group is None or not group[0]:
+                    problems.append(Problem("malformed_group", key, part))
+                    continue
+                trigger, args = group
+                if check:
+                    for s in (trigger, *(a for _, a in args)):
+                        if s not in input_text:
+                            problems.append(Problem("not_substring", key, s))
+                if role_set is not None:
+                    for r, _ in args:
+                        if r not in role_set:
+                            problems.append(Problem("malformed_group", key, f"unknown role {r!r}"))
+                groups.setdefault((key, trigger), set()).update(args)
+
+    if task == "ner":
+        units = Units(task, types=frozenset(t for t, _ in pairs), pairs=frozenset(pairs))
+    elif task == "re":
+        units = Units(task, types=frozenset(t for t, _, _ in triples), triples=frozenset(triples))
+    elif task == "ee":
+        units = Units(
+            task,
+            types=frozenset(e for e, _ in groups),
+            groups=frozenset((e, t, frozenset(a)) for (e, t), a in groups.items()),
+        )
+    else:
+        units = Units(task, slots=tuple(slot_values.items()))
+    return units, problems
