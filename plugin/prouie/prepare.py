@@ -135,19 +135,16 @@ def prepare_alpaca(
     out = Path(out_dir)
     report = PrepareReport(stats)
     names: dict[tuple, str] = {}
-    # Records of one source share their labels list: render its instruction once.
-    schema: tuple = (None, None, None, None)
+    # Consecutive records nearly always share one schema: encode its instruction once.
+    schema: tuple = ()
     head = ""
     with _outputs(out) as outs:
         for ex in records:
-            labels, roles, meta = ex["labels"], ex.get("roles"), ex.get("meta")
-            if (
-                schema[0] is not labels
-                or schema[1] is not roles
-                or schema[2] != ex["task"]
-                or (ex["task"] == "slot" and schema[3] is not meta)
-            ):
-                schema = (labels, roles, ex["task"], meta)
+            task = ex["task"]
+            defs = ex["meta"].get("definitions") if task == "slot" else None
+            current = (task, ex["labels"], ex["roles"], defs)
+            if current != schema:
+                schema = current
                 # The row is assembled from JSON-encoded pieces (same bytes as json.dumps of the
                 # dict) so the long instruction is encoded once per schema, not once per record.
                 head = (
