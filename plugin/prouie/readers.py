@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prouie.records import Example, RecordError, iter_jsonl, new_example, validate_example
+from prouie.records import (
+    Example,
+    RecordError,
+    iter_json_lines,
+    iter_jsonl,
+    new_example,
+    validate_example,
+)
 
 FORMATS = ("ie_instructions", "iepile", "conll", "phee", "fewrel", "slot", "records")
 SPLITS = ("train", "dev", "test")
@@ -62,20 +69,6 @@ def load_label_map(path: str | Path | None) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _load_json_lines(path: Path) -> Iterator[tuple[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RecordError(
-                    where, "<line>", f"invalid JSON ({exc.msg} at column {exc.colno})"
-                ) from None
 
 
 def _stream_array(path: Path) -> Iterator[tuple[str, Any]]:
@@ -320,7 +313,7 @@ def _first_pass_labels(path: Path, task: str) -> tuple[list[str], list[str]]:
     """Labels (and roles) of a file in order of first appearance, for formats without a schema file."""
     labels: dict[str, None] = {}
     roles: dict[str, None] = {}
-    for _, raw in _load_json_lines(path):
+    for _, raw in iter_json_lines(path):
         if task == "ner":
             for e in raw.get("entity") or ():
                 if isinstance(e, dict) and isinstance(e.get("entity_type"), str):
@@ -357,7 +350,7 @@ def read_iepile(
     path = Path(path)
     stats = stats if stats is not None else ReadStats()
     if task is None:
-        for where, raw in _load_json_lines(path):
+        for where, raw in iter_json_lines(path):
             task = _iepile_task(raw)
             if task is None:
                 raise RecordError(
@@ -439,7 +432,7 @@ def read_iepile(
                 )
         return ex
 
-    yield from _guarded(_load_json_lines(path), build, stats, on_error)
+    yield from _guarded(iter_json_lines(path), build, stats, on_error)
 
 
 # ----------------------------------------------------------------------------- CoNLL
@@ -693,7 +686,7 @@ def read_phee(
     ds = dataset or "PHEE"
     found: dict[str, None] = {}
     types: dict[str, None] = {}
-    for _, raw in _load_json_lines(path):
+    for _, raw in iter_json_lines(path):
         for ann in (raw.get("annotations") or [{}])[:1]:
             for ev in ann.get("events") or ():
                 if isinstance(ev, dict):
@@ -742,7 +735,7 @@ def read_phee(
             ex["meta"].update(counts)
         return ex
 
-    yield from _guarded(_load_json_lines(path), build, stats, on_error)
+    yield from _guarded(iter_json_lines(path), build, stats, on_error)
 
 
 def _safe_roles(node: dict, prefix: str) -> Iterator[str]:
@@ -910,7 +903,7 @@ def read_slot(
                 ex["entities"].append({"type": name, "text": v, "start": None, "end": None})
         return ex
 
-    yield from _guarded(_load_json_lines(path), build, stats, on_error)
+    yield from _guarded(iter_json_lines(path), build, stats, on_error)
 
 
 # ----------------------------------------------------------------------------- dispatch
@@ -967,7 +960,7 @@ def read(
 
 
 def _read_records(path: str | Path, stats: ReadStats, on_error: str) -> Iterator[Example]:
-    items = _load_json_lines(Path(path))
+    items = iter_json_lines(Path(path))
     yield from _guarded(items, lambda where, raw, i: raw, stats, on_error, shaped=False)
 
 

@@ -251,10 +251,10 @@ def _check_shape(ex: Any, where: str) -> None:
             _need(a, "role", str, where, f"events[{i}].arguments[{j}].role")
 
 
-def iter_jsonl(path: str | Path, *, validate: bool = True) -> Iterator[Example]:
-    """Stream canonical records from a jsonl file (blank lines skipped).
+def iter_json_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
+    """``(where, object)`` for each non-blank line of a jsonl file; ``where`` is ``file:line``.
 
-    Errors name the file and the 1-based line.
+    A line that is not JSON raises :class:`RecordError` naming the file and the 1-based line.
     """
     path = Path(path)
     with path.open(encoding="utf-8") as fh:
@@ -268,7 +268,13 @@ def iter_jsonl(path: str | Path, *, validate: bool = True) -> Iterator[Example]:
                 raise RecordError(
                     where, "<line>", f"invalid JSON ({exc.msg} at column {exc.colno})"
                 ) from None
-            yield validate_example(obj, where) if validate else obj
+            yield where, obj
+
+
+def iter_jsonl(path: str | Path, *, validate: bool = True) -> Iterator[Example]:
+    """Stream canonical records from a jsonl file (blank lines skipped), validated by default."""
+    for where, obj in iter_json_lines(path):
+        yield validate_example(obj, where) if validate else obj
 
 
 def dumps(ex: Example) -> str:
