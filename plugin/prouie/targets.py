@@ -8,11 +8,9 @@ exactly the paper's ``{"used for": "surface, algorithm"}``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from functools import lru_cache
-from importlib import resources
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
@@ -40,11 +38,12 @@ def template_dirs() -> tuple[str, ...]:
 @lru_cache(maxsize=8)
 def _template_dirs(override: str) -> tuple[str, ...]:
     dirs = [override] if override else []
-    with contextlib.suppress(ModuleNotFoundError, TypeError):
-        dirs.append(str(resources.files("prouie.templates")))  # installed wheel
-    repo = Path(__file__).resolve().parents[2] / "templates"  # source checkout / editable install
-    if repo.is_dir() and str(repo) not in dirs:
-        dirs.append(str(repo))
+    here = Path(__file__).resolve().parent
+    # An installed wheel ships them as prouie/templates; a checkout (or editable install) keeps
+    # them in the repository's top-level templates/.
+    for candidate in (here / "templates", here.parents[1] / "templates"):
+        if candidate.is_dir():
+            dirs.append(str(candidate))
     return tuple(dirs)
 
 
