@@ -1,0 +1,92 @@
+"""``prouie evaluate``: score predictions and write a Markdown table, a JSON result and a PNG chart."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score predictions (prouie predict output or LLaMA-Factory generated_predictions.jsonl)",
+        description="Score predictions with the paper's metrics (NER/RE micro-F1, EE trigger and "
+        "argument F1, slot ExactAcc) per dataset and task, and report the output problems. Writes "
+        "report.md, report.json and report.png into --out.",
+    )
+    p.add_argument("predictions", nargs="+", type=Path, help="prediction jsonl file(s)")
+    p.add_argument(
+        "--records",
+        type=Path,
+        nargs="+",
+        help="canonical records jsonl joined by order to LLaMA-Factory predictions (one per "
+        "predictions file, same order)",
+    )
+    p.add_argument(
+        "--out", type=Path, help="report folder (default: beside the first predictions file)"
+    )
+    p.add_argument(
+        "--loose",
+        action="store_true",
+        help="match strings case-insensitively with whitespace runs collapsed (default: exact)",
+    )
+    p.add_argument("--no-plot", action="store_true", help="skip the PNG chart")
+    p.add_argument(
+        "--no-check-alignment",
+        action="store_true",
+        help="do not check that each LLaMA-Factory prompt contains the text of its joined record",
+    )
+    p.add_argument(
+        "--details", action="store_true", help="also write details.jsonl (problems per output)"
+    )
+    p.add_argument("--title", default="Evaluation", help="title of the Markdown report")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no table on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from prouie.evaluation import count_lines, read_predictions, score_items
+    from prouie.metrics import Evaluator
+    from prouie.report import plot, to_markdown, write_json
+
+    preds: list[Path] = args.predictions
+    records: list[Path] | None = args.records
+    if records is not None and len(records) != len(preds):
+        raise ValueError(
+            f"--records: got {len(records)} files for {len(preds)} predictions files; give one per "
+            "predictions file, in the same order"
+        )
+    out: Path = args.out or preds[0].parent / f"{preds[0].stem}_eval"
+
+    evaluator = Evaluator(loose_match=args.loose)
+    details = []
+    for i, path in enumerate(preds):
+        rec = None if records is None else records[i]
+        items = read_predictions(path, rec, check_alignment=not args.no_check_alignment)
+        total = count_lines(path)
+        _, det = score_items(
+            items, evaluator, progress=not args.quiet and total > 1000, total=total
+        )
+        details += det
+
+    result = evaluator.result()
+    result["inputs"] = {
+        "predictions": [str(p) for p in preds],
+        "records": [str(r) for r in records] if records else None,
+    }
+    md = to_markdown(result, title=args.title)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(md + "\n", encoding="utf-8")
+    write_json(result, out / "report.json")
+    if args.details:
+        with (out / "details.jsonl").open("w", encoding="utf-8") as fh:
+            for d in details:
+                fh.write(json.dumps(d, ensure_ascii=False) + "\n")
+    if not args.no_plot:
+        plot(result, out / "report.png")
+    if not args.quiet:
+        print(md)
+    print(f"report written to {out}/", file=sys.stderr)
+    return 0

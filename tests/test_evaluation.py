@@ -1,0 +1,292 @@
+"""Reading prediction files (prouie and LLaMA-Factory formats), reports, and ``prouie evaluate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from prouie.cli import main
+from prouie.evaluation import read_predictions, score_items
+from prouie.records import RecordError
+from prouie.report import plot, to_markdown, write_json
+from prouie.targets import render_target
+from shared_data import shared_file
+
+RECORDS = [
+    {
+        "id": "n1",
+        "dataset": "conll",
+        "task": "ner",
+        "text": "Kevin and Therese went to Paris",
+        "labels": ["person", "location"],
+        "entities": [
+            {"type": "person", "text": "Kevin"},
+            {"type": "person", "text": "Therese"},
+            {"type": "location", "text": "Paris"},
+        ],
+    },
+    {
+        "id": "n2",
+        "dataset": "wiki",
+        "task": "ner",
+        "text": "Ann lives in Rome",
+        "labels": ["person", "location"],
+        "entities": [{"type": "person", "text": "Ann"}, {"type": "location", "text": "Rome"}],
+    },
+    {
+        "id": "r1",
+        "dataset": "scierc",
+        "task": "re",
+        "text": "our algorithm uses a surface",
+        "labels": ["used for", "part of"],
+        "relations": [
+            {"type": "used for", "head": {"text": "surface"}, "tail": {"text": "algorithm"}}
+        ],
+    },
+    {
+        "id": "e1",
+        "dataset": "phee",
+        "task": "ee",
+        "text": "the patient developed a rash after IL-2",
+        "labels": ["adverse event"],
+        "roles": ["Subject", "Effect", "Treatment"],
+        "events": [
+            {
+                "type": "adverse event",
+                "trigger": {"text": "developed"},
+                "arguments": [
+                    {"role": "Subject", "text": "patient"},
+                    {"role": "Effect", "text": "a rash"},
+                    {"role": "Treatment", "text": "IL-2"},
+                ],
+            }
+        ],
+    },
+    {
+        "id": "s1",
+        "dataset": "query",
+        "task": "slot",
+        "text": "buy a phone in Paris",
+        "labels": ["action", "body", "location"],
+        "entities": [{"type": "action", "text": "buy"}, {"type": "body", "text": "phone"}],
+    },
+]
+PREDICTIONS = [
+    '{"person": "Kevin | Therese", "location": ""}',  # 2/2 right, 1 missed
+    '<think>\n\n</think>\n\n{"person": "Ann", "location": "Rome"}',  # all right
+    '```json\n{"used for": "surface, algorithm"}\n```',
+    '{"adverse event": "developed: Subject: patient; Effect: a rash',  # cut off
+    '{"action": "buy", "body": " phone", "location": ""}',
+]
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    return path
+
+
+def llamafactory_rows(records: list[dict], preds: list[str]) -> list[dict]:
+    # The keys LLaMA-Factory's save_predictions / vllm_infer.py write.
+    return [
+        {
+            "prompt": f"<|im_start|>user\nExtract.\n{r['text']}<|im_end|>\n<|im_start|>assistant\n",
+            "predict": p,
+            "label": render_target(r, "sa"),
+        }
+        for r, p in zip(records, preds, strict=True)
+    ]
+
+
+def prouie_rows(records: list[dict], preds: list[str]) -> list[dict]:
+    return [
+        {
+            "id": r["id"],
+            "dataset": r["dataset"],
+            "task": r["task"],
+            "prompt": "p",
+            "prediction": p,
+            "reference": render_target(r, "sa"),
+            "record": r,
+        }
+        for r, p in zip(records, preds, strict=True)
+    ]
+
+
+def check_result(result: dict) -> None:
+    t = result["tasks"]
+    assert list(t) == ["ner", "re", "ee", "slot"]
+    conll = t["ner"]["datasets"]["conll"]["scores"]["entity"]
+    assert (conll["tp"], conll["pred"], conll["gold"]) == (2, 2, 3)
+    assert t["ner"]["datasets"]["wiki"]["scores"]["entity"]["f1"] == 1.0
+    assert abs(t["ner"]["average"]["entity"]["f1"] - (0.8 + 1.0) / 2) < 1e-9
+    assert t["re"]["datasets"]["scierc"]["scores"]["relation"]["f1"] == 1.0
+    ee = t["ee"]["datasets"]["phee"]
+    assert ee["scores"]["trigger"]["f1"] == 1.0
+    assert (ee["scores"]["argument"]["tp"], ee["scores"]["argument"]["gold"]) == (2, 3)
+    assert ee["outputs_with"] == {"truncated": 1}
+    assert t["re"]["datasets"]["scierc"]["outputs_with"] == {"extra_text": 1}
+    assert t["slot"]["datasets"]["query"]["scores"]["exact_acc"]["accuracy"] == 1.0
+
+
+def test_prouie_predictions_need_nothing_else(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "p.jsonl", prouie_rows(RECORDS, PREDICTIONS))
+    ev, details = score_items(read_predictions(path))
+    check_result(ev.result())
+    assert [d["id"] for d in details] == ["n1", "n2", "r1", "e1", "s1"]
+    assert details[3]["problems"][0][0] == "truncated"
+
+
+def test_llamafactory_predictions_join_records_by_order(tmp_path: Path) -> None:
+    preds = write_jsonl(
+        tmp_path / "generated_predictions.jsonl", llamafactory_rows(RECORDS, PREDICTIONS)
+    )
+    recs = write_jsonl(tmp_path / "records.jsonl", RECORDS)
+    ev, _ = score_items(read_predictions(preds, recs))
+    check_result(ev.result())
+
+
+def test_llamafactory_predictions_without_records_fail_clearly(tmp_path: Path) -> None:
+    preds = write_jsonl(tmp_path / "gp.jsonl", llamafactory_rows(RECORDS, PREDICTIONS))
+    with pytest.raises(RecordError, match=r"gp\.jsonl:1: field 'record'.*--records"):
+        list(read_predictions(preds))
+
+
+def test_misaligned_join_is_caught(tmp_path: Path) -> None:
+    preds = write_jsonl(tmp_path / "gp.jsonl", llamafactory_rows(RECORDS, PREDICTIONS))
+    recs = write_jsonl(tmp_path / "records.jsonl", [RECORDS[1], RECORDS[0], *RECORDS[2:]])
+    with pytest.raises(RecordError, match=r"gp\.jsonl:1: field 'prompt'.*records\.jsonl:1"):
+        list(read_predictions(preds, recs))
+    assert len(list(read_predictions(preds, recs, check_alignment=False))) == len(RECORDS)
+
+
+def test_count_mismatch_is_caught(tmp_path: Path) -> None:
+    preds = write_jsonl(tmp_path / "gp.jsonl", llamafactory_rows(RECORDS, PREDICTIONS))
+    fewer = write_jsonl(tmp_path / "fewer.jsonl", RECORDS[:3])
+    with pytest.raises(
+        RecordError, match=r"gp\.jsonl:4: field 'predict': more predictions than records"
+    ):
+        list(read_predictions(preds, fewer))
+    more = write_jsonl(tmp_path / "more.jsonl", [*RECORDS, RECORDS[0]])
+    with pytest.raises(RecordError, match=r"fewer predictions \(5\) than records.*more\.jsonl:6"):
+        list(read_predictions(preds, more))
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("{not json", r"p\.jsonl:2: field '<line>': invalid JSON"),
+        ("[1, 2]", r"p\.jsonl:2: field '<line>': must be a JSON object"),
+        ('{"prediction": 3, "record": {}}', r"p\.jsonl:2: field 'prediction': must be a string"),
+        ('{"foo": 1}', r"p\.jsonl:2: field 'prediction': is missing"),
+        (
+            '{"prediction": "{}", "record": {"task": "ner", "text": "x"}}',
+            r"p\.jsonl:2 \(field 'record'\): field 'labels'",
+        ),
+        (
+            '{"prediction": "{}", "record": {"task": "nerr", "text": "x", "labels": []}}',
+            r"field 'task': must be one of",
+        ),
+    ],
+)
+def test_bad_prediction_lines_name_file_line_and_field(
+    tmp_path: Path, line: str, match: str
+) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text(
+        json.dumps(prouie_rows(RECORDS[:1], PREDICTIONS[:1])[0]) + "\n" + line + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RecordError, match=match):
+        list(read_predictions(path))
+
+
+def test_markdown_json_and_png_report(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "p.jsonl", prouie_rows(RECORDS, PREDICTIONS))
+    ev, _ = score_items(read_predictions(path))
+    result = ev.result()
+    md = to_markdown(result, title="Demo")
+    assert md.startswith("# Demo")
+    assert "| conll | 1 | 100.00 | 66.67 | 80.00 | 2 / 2 / 3 |" in md
+    assert "| **Avg** | 2 | 100.00 | 83.33 | **90.00** |  |" in md
+    assert (
+        "| phee | 1 | 100.00 | 100.00 | 100.00 | 1 / 1 / 1 | 100.00 | 66.67 | 80.00 | 2 / 2 / 3 |"
+        in md
+    )
+    assert "| query | 1 | 3 | 3 | 100.00 |" in md
+    assert "| Task | Dataset | Outputs | With problems | truncated | extra_text |" in md
+    assert "| re | scierc | 1 | 1 | 0 | 1 |" in md
+    assert json.loads(write_json(result, tmp_path / "r.json").read_text()) == json.loads(
+        json.dumps(result)
+    )
+    png = plot(result, tmp_path / "r.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_command_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    preds = write_jsonl(
+        tmp_path / "generated_predictions.jsonl", llamafactory_rows(RECORDS, PREDICTIONS)
+    )
+    recs = write_jsonl(tmp_path / "records.jsonl", RECORDS)
+    out = tmp_path / "report"
+    assert (
+        main(["evaluate", str(preds), "--records", str(recs), "--out", str(out), "--details"]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "## NER" in printed
+    result = json.loads((out / "report.json").read_text())
+    check_result(result)
+    assert result["matching"] == "strict"
+    assert (out / "report.md").read_text().startswith("# Evaluation")
+    assert (out / "report.png").exists()
+    details = [json.loads(x) for x in (out / "details.jsonl").read_text().splitlines()]
+    assert len(details) == 5 and details[0]["where"].endswith("generated_predictions.jsonl:1")
+
+
+def test_evaluate_command_reports_bad_input_and_loose_matching(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    preds = write_jsonl(tmp_path / "gp.jsonl", llamafactory_rows(RECORDS, PREDICTIONS))
+    assert main(["evaluate", str(preds), "--out", str(tmp_path / "o"), "--no-plot"]) == 2
+    assert "gp.jsonl:1: field 'record'" in capsys.readouterr().err
+    rows = prouie_rows(RECORDS[:1], ['{"person": "KEVIN | therese"}'])
+    p = write_jsonl(tmp_path / "p.jsonl", rows)
+    assert (
+        main(["evaluate", str(p), "--out", str(tmp_path / "o2"), "--no-plot", "--loose", "--quiet"])
+        == 0
+    )
+    result = json.loads((tmp_path / "o2" / "report.json").read_text())
+    assert result["matching"] == "loose"
+    assert result["tasks"]["ner"]["datasets"]["conll"]["scores"]["entity"]["tp"] == 2
+    assert not (tmp_path / "o2" / "report.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "rel"),
+    [
+        ("conll", "wikigold/wikigold.conll.txt"),
+        ("phee", "phee/test.json"),
+        ("fewrel", "fewrel/val_wiki.json"),
+    ],
+)
+def test_gold_targets_score_full_marks_on_real_data(fmt: str, rel: str) -> None:
+    """A model that writes exactly the gold target (CM or SA) gets every unit right and no problem."""
+    from itertools import islice
+
+    from prouie.evaluation import Item
+    from prouie.readers import read
+
+    records = list(islice(read(fmt, shared_file(rel)), 3000))
+    items = [
+        Item(f"{rel}:{i}", r, render_target(r, stage))
+        for i, r in enumerate(records)
+        for stage in ("cm", "sa")
+    ]
+    ev, _ = score_items(items)
+    (task,) = ev.result()["tasks"].values()
+    (d,) = task["datasets"].values()
+    assert d["n"] == 2 * len(records) and d["outputs_with_problems"] == 0
+    for s in d["scores"].values():
+        assert s["gold"] > 1000 and s["tp"] == s["pred"] == s["gold"]
