@@ -15,8 +15,8 @@ rendering and parsing so the two can never disagree:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from prouie.records import Example
 
@@ -40,11 +40,14 @@ class Problem:
 # Problem kinds, in the order a report lists them.
 PROBLEM_KINDS = (
     "unparseable",
-    "truncated",
     "not_object",
+    "truncated",
+    "invalid_json",
+    "extra_text",
     "duplicate_key",
     "unknown_key",
     "non_string_value",
+    "empty_value",
     "not_substring",
     "duplicate_value",
     "malformed_pair",
@@ -52,16 +55,19 @@ PROBLEM_KINDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Units:
-    """The unit sets of one output or one gold record; compared with ``==``."""
+class Units(NamedTuple):
+    """The unit sets of one output or one gold record; compared with ``==``.
+
+    A NamedTuple rather than a frozen dataclass: one is built for every prediction and every
+    rollout, and a tuple is several times cheaper to build.
+    """
 
     task: str
     types: frozenset[str] = _EMPTY
     pairs: frozenset[tuple[str, str]] = _EMPTY
     triples: frozenset[tuple[str, str, str]] = _EMPTY
     groups: frozenset[tuple[str, str, frozenset[tuple[str, str]]]] = _EMPTY
-    slots: tuple[tuple[str, str], ...] = field(default=())
+    slots: tuple[tuple[str, str], ...] = ()
 
     @property
     def heads(self) -> frozenset[tuple[str, str]]:
@@ -226,47 +232,53 @@ def units_from_obj(
 ) -> tuple[Units, list[Problem]]:
     """Units of a decoded target object plus every problem seen; never raises.
 
-    Unknown keys, non-string values, values that are not substrings of ``input_text`` (when given),
-    duplicates and malformed pairs/groups are reported; what can be kept is kept (a non-substring
-    value still counts as a unit: the metric, not the parser, decides it is wrong).
+    Unknown keys, non-string values, empty values (``"Kevin | "``), values that are not substrings
+    of ``input_text`` (when given), duplicates and malformed pairs/groups are reported. What can be
+    kept is kept: a value that is not a substring still counts as a unit (the metric, not the
+    parser, decides it is wrong); values under unknown keys are dropped. A list of strings where a
+    joined string was asked for is joined and reported as ``non_string_value``.
+
+    >>> units, problems = units_from_obj({"person": "Ann | Bob"}, "ner", ["person"], input_text="Ann, Bob")
+    >>> sorted(units.pairs), problems
+    ([('person', 'Ann'), ('person', 'Bob')], [])
     """
     problems: list[Problem] = []
-    known = set(labels)
-    role_set = frozenset(roles) if roles else None
-    pairs: set[tuple[str, str]] = set()
-    triples: set[tuple[str, str, str]] = set()
-    groups: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    slot_values: dict[str, str] = {s: "" for s in labels}
+    known = _known(labels)
+    if task == "slot":
+        values = dict.fromkeys(labels, "")
+        for key, value in obj.items():
+            value = _value(key, value, known, problems)
+            if value:
+                values[key] = value.strip()
+        return Units(task, slots=tuple(values.items())), problems
     check = input_text is not None
-
-    for key, value in obj.items():
-        if key not in known:
-            problems.append(Problem("unknown_key", key))
-            continue
-        if not isinstance(value, str):
-            if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                value = SEP.join(value)  # a list where a joined string was asked for
-            else:
-                problems.append(Problem("non_string_value", key, type(value).__name__))
+    if task == "ner":
+        pairs: set[tuple[str, str]] = set()
+        for key, value in obj.items():
+            if type(value) is not str or key not in known:
+                value = _value(key, value, known, problems)
+            if not value:
                 continue
-            problems.append(Problem("non_string_value", key, "list"))
-        if not value:
-            continue
-        if task == "slot":
-            slot_values[key] = value.strip()
-            continue
-        parts = value.split(SEP)
-        seen: set[str] = set()
-        for part in parts:
-            if part in seen:
-                problems.append(Problem("duplicate_value", key, part))
+            parts = value.split(SEP)
+            if len(parts) == 1:  # the common case: one entity
+                if check and value not in input_text:
+                    problems.append(Problem("not_substring", key, value))
+                pairs.add((key, value))
                 continue
-            seen.add(part)
-            if task == "ner":
+            for part in _unique_parts(key, parts, problems):
                 if check and part not in input_text:
                     problems.append(Problem("not_substring", key, part))
                 pairs.add((key, part))
-            elif task == "re":
+        return Units(task, frozenset({t for t, _ in pairs}), frozenset(pairs)), problems
+    if task == "re":
+        triples: set[tuple[str, str, str]] = set()
+        for key, value in obj.items():
+            if type(value) is not str or key not in known:
+                value = _value(key, value, known, problems)
+            if not value:
+                continue
+            parts = value.split(SEP)
+            for part in parts if len(parts) == 1 else _unique_parts(key, parts, problems):
                 pair = split_re_pair(part, input_text)
                 if pair is None or not pair[0] or not pair[1]:
                     problems.append(Problem("malformed_pair", key, part))
@@ -276,32 +288,83 @@ def units_from_obj(
                         if side not in input_text:
                             problems.append(Problem("not_substring", key, side))
                 triples.add((key, pair[0], pair[1]))
-            elif task == "ee":
-                group = split_ee_group(part, role_set)
-                if group is None or not group[0]:
-                    problems.append(Problem("malformed_group", key, part))
-                    continue
-                trigger, args = group
-                if check:
-                    for s in (trigger, *(a for _, a in args)):
-                        if s not in input_text:
-                            problems.append(Problem("not_substring", key, s))
-                if role_set is not None:
-                    for r, _ in args:
-                        if r not in role_set:
-                            problems.append(Problem("malformed_group", key, f"unknown role {r!r}"))
-                groups.setdefault((key, trigger), set()).update(args)
-
-    if task == "ner":
-        units = Units(task, types=frozenset(t for t, _ in pairs), pairs=frozenset(pairs))
-    elif task == "re":
-        units = Units(task, types=frozenset(t for t, _, _ in triples), triples=frozenset(triples))
-    elif task == "ee":
-        units = Units(
-            task,
-            types=frozenset(e for e, _ in groups),
-            groups=frozenset((e, t, frozenset(a)) for (e, t), a in groups.items()),
-        )
-    else:
-        units = Units(task, slots=tuple(slot_values.items()))
+        return Units(
+            task, frozenset({t for t, _, _ in triples}), triples=frozenset(triples)
+        ), problems
+    if task != "ee":
+        raise ValueError(f"unknown task {task!r}")
+    role_set = frozenset(roles) if roles else None
+    groups: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for key, value in obj.items():
+        if type(value) is not str or key not in known:
+            value = _value(key, value, known, problems)
+        if not value:
+            continue
+        parts = value.split(SEP)
+        for part in parts if len(parts) == 1 else _unique_parts(key, parts, problems):
+            group = split_ee_group(part, role_set)
+            if group is None or not group[0]:
+                problems.append(Problem("malformed_group", key, part))
+                continue
+            trigger, args = group
+            if check:
+                for s in (trigger, *(a for _, a in args)):
+                    if s not in input_text:
+                        problems.append(Problem("not_substring", key, s))
+            if role_set is not None:
+                for r, _ in args:
+                    if r not in role_set:
+                        problems.append(Problem("malformed_group", key, f"unknown role {r!r}"))
+            groups.setdefault((key, trigger), set()).update(args)
+    units = Units(
+        task,
+        types=frozenset({e for e, _ in groups}),
+        groups=frozenset((e, t, frozenset(a)) for (e, t), a in groups.items()),
+    )
     return units, problems
+
+
+_KNOWN: dict[int, tuple[Any, frozenset[str], int]] = {}
+
+
+def _known(labels: list[str] | tuple[str, ...]) -> frozenset[str]:
+    """The label set of a schema, cached per labels object (callers reuse one list per dataset).
+
+    The entry keeps the labels object alive, so its id cannot be taken by another object. A list
+    edited in place to the same length would be served stale: schemas are not edited while parsed.
+    """
+    hit = _KNOWN.get(id(labels))
+    if hit is not None and hit[0] is labels and hit[2] == len(labels):
+        return hit[1]
+    known = frozenset(labels)
+    if len(_KNOWN) > 4096:
+        _KNOWN.clear()
+    _KNOWN[id(labels)] = (labels, known, len(labels))
+    return known
+
+
+def _value(key: str, value: Any, known: Any, problems: list[Problem]) -> str:
+    """The string value of a known key ("" when there is nothing to read), problems noted."""
+    if key not in known:
+        problems.append(Problem("unknown_key", key))
+        return ""
+    if type(value) is str:
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        problems.append(Problem("non_string_value", key, "list"))
+        return SEP.join(value)
+    problems.append(Problem("non_string_value", key, type(value).__name__))
+    return ""
+
+
+def _unique_parts(key: str, parts: list[str], problems: list[Problem]) -> list[str]:
+    """Parts of a joined value without empties and repeats, each noted as a problem."""
+    out: list[str] = []
+    for part in parts:
+        if not part:
+            problems.append(Problem("empty_value", key))
+        elif part in out:
+            problems.append(Problem("duplicate_value", key, part))
+        else:
+            out.append(part)
+    return out
