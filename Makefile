@@ -15,8 +15,7 @@ $(BIN)/python:
 # its GPU dependencies, only for the reward-manager contract test.
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[train,dev]"
-	$(BIN)/pip install --quiet -r requirements-verl-test.txt
-	$(BIN)/pip install --quiet --no-deps "verl==0.9.1"
+	$(BIN)/pip install --quiet --no-deps -r requirements-verl-test.txt
 
 test:
 	$(BIN)/python -m pytest -q
