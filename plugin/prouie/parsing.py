@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from prouie.units import Problem, Units, empty_units, units_from_obj
 
-__all__ = ["Parsed", "Problem", "decode_object", "parse_output"]
+__all__ = ["Parsed", "Problem", "Reference", "decode_object", "parse_output", "reference"]
 
 
 class Parsed(NamedTuple):
@@ -82,17 +82,71 @@ _FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\r?\n?(.*?)(```|\Z)", re.S)
 _MAX_STARTS = 8
 
 
+class Reference(NamedTuple):
+    """Target objects proven to parse to ``units`` with no problem (see :func:`reference`).
+
+    An output that decodes to one of them needs no unit extraction: the parser returns ``units``
+    directly. In GRPO most rollouts of a trained model are exactly the target, and the reference is
+    built once per prompt for all its rollouts.
+    """
+
+    objects: tuple[dict[str, Any], ...]
+    units: Units
+
+
+def reference(
+    targets: Any,
+    task: str,
+    labels: list[str] | tuple[str, ...],
+    roles: list[str] | tuple[str, ...] | None = None,
+    input_text: str | None = None,
+) -> Reference | None:
+    """A :class:`Reference` from gold target texts (e.g. the SA target; its CM form is added).
+
+    Each target goes through the full parser once; only targets that parse cleanly to one and the
+    same units are kept, so the shortcut can never give an answer the parser would not. None when
+    no target qualifies.
+
+    >>> ref = reference(['{"person": "Kevin"}'], "ner", ["person", "place"], input_text="Kevin")
+    >>> [sorted(o.items()) for o in ref.objects]
+    [[('person', 'Kevin')], [('person', 'Kevin'), ('place', '')]]
+    >>> parse_output('{"place": "", "person": "Kevin"}', "ner", ["person", "place"], None, "Kevin",
+    ...              ref).units is ref.units
+    True
+    """
+    objects: list[dict[str, Any]] = []
+    units: Units | None = None
+    for target in targets:
+        # Only plain JSON objects of string values (quote count proves no duplicate key) whose
+        # units come with no problem: exactly the outputs parse_output's fast path returns as is.
+        try:
+            obj = _loads(target)
+        except (ValueError, TypeError, RecursionError):
+            continue
+        if type(obj) is not dict or "\\" in target or target.count('"') != 4 * len(obj):
+            continue
+        got, problems = units_from_obj(obj, task, labels, roles, input_text)
+        if problems or (units is not None and got != units):
+            continue
+        units = got
+        full = {label: obj.get(label, "") for label in labels}  # its CM form: every key
+        objects.extend(o for o in (obj, full) if o not in objects)
+    return Reference(tuple(objects), units) if units is not None else None
+
+
 def parse_output(
     text: Any,
     task: str,
     labels: list[str] | tuple[str, ...],
     roles: list[str] | tuple[str, ...] | None = None,
     input_text: str | None = None,
+    ref: Reference | None = None,
 ) -> Parsed:
     """Parse a model output into units of ``task`` for the label schema; never raises.
 
     ``input_text`` (the sentence) enables the ``not_substring`` check. ``ok`` is False only when no
-    JSON object could be read; the units are then empty.
+    JSON object could be read; the units are then empty. ``ref`` (from :func:`reference`, built
+    with the same schema and input) lets an output equal to a gold target skip unit extraction.
 
     >>> p = parse_output('<think>\\n</think>\\n{"person": "Kevin | Therese"}', "ner", ["person"],
     ...                  input_text="Kevin and Therese")
@@ -108,6 +162,14 @@ def parse_output(
         return _slow(text, task, labels, roles, input_text)
     try:
         if type(obj) is dict:
+            # Equal objects parse alike; the quote count rules out duplicate keys (see below).
+            if (
+                ref is not None
+                and obj in ref.objects
+                and "\\" not in text
+                and text.count('"') == 4 * len(obj)
+            ):
+                return Parsed(ref.units, [], True)
             units, problems = units_from_obj(obj, task, labels, roles, input_text)
             # Plain json.loads keeps only the last of duplicate keys without a word. A flat object
             # of string values whose text has no backslash holds exactly 4 quotes per key, so an

@@ -45,7 +45,8 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from prouie.metrics import slot_matches
-from prouie.parsing import parse_output
+from prouie.parsing import Reference, parse_output, reference
+from prouie.targets import render_target
 from prouie.units import Units, empty_units
 
 __all__ = [
@@ -710,19 +711,23 @@ class GroundTruth:
     text: str
     units: Units
     id: str = ""
+    # The gold target's objects, so that a rollout equal to it skips unit extraction (None when
+    # the ground truth carries no target, or its target does not parse back to the gold units).
+    ref: Reference | None = None
 
 
 def encode_ground_truth(ex: Any) -> str:
     """The ground-truth string of a canonical record, as EasyR1 / verl / TRL datasets carry it.
 
     A JSON object: ``format``, ``id``, ``task``, ``labels``, ``roles`` (EE), ``text`` (the input, which
-    the parser needs to split RE pairs) and ``gold``, the gold units as lists (``pairs`` /
-    ``triples`` / ``groups`` / ``slots``), sorted so that equal records give equal strings.
+    the parser needs to split RE pairs), ``gold``, the gold units as lists (``pairs`` /
+    ``triples`` / ``groups`` / ``slots``), sorted so that equal records give equal strings, and
+    ``target``, the SA target text (optional; it lets rollouts equal to it skip unit extraction).
 
     >>> ex = {"id": "1", "task": "ner", "labels": ["person"], "text": "Kevin",
     ...       "entities": [{"type": "person", "text": "Kevin", "start": 0, "end": 5}]}
-    >>> encode_ground_truth(ex)
-    '{"format": "prouie.sfr/1", "id": "1", "task": "ner", "labels": ["person"], "roles": [], "text": "Kevin", "gold": {"pairs": [["person", "Kevin"]]}}'
+    >>> json.loads(encode_ground_truth(ex))["gold"], json.loads(encode_ground_truth(ex))["target"]
+    ({'pairs': [['person', 'Kevin']]}, '{"person": "Kevin"}')
     """
     from prouie.units import units_from_example
 
@@ -744,6 +749,7 @@ def encode_ground_truth(ex: Any) -> str:
         "roles": list(ex.get("roles") or []) if task == "ee" else [],
         "text": ex["text"],
         "gold": gold,
+        "target": render_target(ex, "sa"),
     }
     return json.dumps(obj, ensure_ascii=False)
 
@@ -828,7 +834,11 @@ def _decode_obj(obj: Any) -> GroundTruth:
         units = _units_of_target(gold, task, labels, roles, text, where)
     else:
         units = _units_of_gold(gold, task, labels, where)
-    return GroundTruth(task, labels, roles, text, units, str(obj.get("id", "")))
+    targets = [t for t in (obj.get("target"), gold) if isinstance(t, str)]
+    ref = reference(targets, task, labels, roles or None, text) if targets else None
+    if ref is not None and ref.units != units:
+        ref = None  # a target that disagrees with the gold units is only a hint, never trusted
+    return GroundTruth(task, labels, roles, text, units, str(obj.get("id", "")), ref)
 
 
 def _units_of_target(
@@ -929,7 +939,7 @@ def score_response(
 
 def _score(response: Any, ground_truth: str | Mapping[str, Any], cfg: SFRConfig) -> SFRResult:
     gt = decode_ground_truth(ground_truth)
-    parsed = parse_output(response, gt.task, gt.labels, gt.roles or None, gt.text)
+    parsed = parse_output(response, gt.task, gt.labels, gt.roles or None, gt.text, gt.ref)
     return score_units(gt.units, parsed.units, cfg, parsed=parsed.ok, clean=not parsed.problems)
 
 

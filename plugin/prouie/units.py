@@ -90,6 +90,10 @@ class Units(NamedTuple):
         return frozenset((e, r, a) for e, _, args in self.groups for r, a in args)
 
 
+# Positional construction straight through tuple.__new__, for the hot paths (all six fields).
+_new_units = Units._make
+
+
 def empty_units(task: str, labels: list[str] | tuple[str, ...] = ()) -> Units:
     """The units of an output that extracted nothing (slot task: every slot empty)."""
     if task == "slot":
@@ -243,7 +247,8 @@ def units_from_obj(
     ([('person', 'Ann'), ('person', 'Bob')], [])
     """
     problems: list[Problem] = []
-    known = _known(labels)
+    # A short schema is searched as it is (no set to build per call); a long one as a set.
+    known = labels if len(labels) <= 24 else frozenset(labels)
     if task == "slot":
         values = dict.fromkeys(labels, "")
         for key, value in obj.items():
@@ -254,31 +259,39 @@ def units_from_obj(
     check = input_text is not None
     if task == "ner":
         pairs: set[tuple[str, str]] = set()
+        types: set[str] = set()
         for key, value in obj.items():
+            if not value and type(value) is str and key in known:
+                continue  # an empty key of a CM output: the most common value of all
             if type(value) is not str or key not in known:
                 value = _value(key, value, known, problems)
-            if not value:
-                continue
-            parts = value.split(SEP)
-            if len(parts) == 1:  # the common case: one entity
+                if not value:
+                    continue
+            if SEP not in value:  # the common case: one entity
                 if check and value not in input_text:
                     problems.append(Problem("not_substring", key, value))
                 pairs.add((key, value))
+                types.add(key)
                 continue
-            for part in _unique_parts(key, parts, problems):
+            for part in _unique_parts(key, value.split(SEP), problems):
                 if check and part not in input_text:
                     problems.append(Problem("not_substring", key, part))
                 pairs.add((key, part))
-        return Units(task, frozenset({t for t, _ in pairs}), frozenset(pairs)), problems
+                types.add(key)
+        return _new_units((task, frozenset(types), frozenset(pairs), _EMPTY, _EMPTY, ())), problems
     if task == "re":
         triples: set[tuple[str, str, str]] = set()
+        types = set()
         for key, value in obj.items():
+            if not value and type(value) is str and key in known:
+                continue
             if type(value) is not str or key not in known:
                 value = _value(key, value, known, problems)
-            if not value:
-                continue
-            parts = value.split(SEP)
-            for part in parts if len(parts) == 1 else _unique_parts(key, parts, problems):
+                if not value:
+                    continue
+            for part in (
+                _unique_parts(key, value.split(SEP), problems) if SEP in value else (value,)
+            ):
                 pair = split_re_pair(part, input_text)
                 if pair is None or not pair[0] or not pair[1]:
                     problems.append(Problem("malformed_pair", key, part))
@@ -287,60 +300,54 @@ def units_from_obj(
                     for side in pair:
                         if side not in input_text:
                             problems.append(Problem("not_substring", key, side))
-                triples.add((key, pair[0], pair[1]))
-        return Units(
-            task, frozenset({t for t, _, _ in triples}), triples=frozenset(triples)
+                triples.add((key, *pair))
+                types.add(key)
+        return _new_units(
+            (task, frozenset(types), _EMPTY, frozenset(triples), _EMPTY, ())
         ), problems
     if task != "ee":
         raise ValueError(f"unknown task {task!r}")
     role_set = frozenset(roles) if roles else None
     groups: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for key, value in obj.items():
+        if not value and type(value) is str and key in known:
+            continue
         if type(value) is not str or key not in known:
             value = _value(key, value, known, problems)
-        if not value:
-            continue
-        parts = value.split(SEP)
-        for part in parts if len(parts) == 1 else _unique_parts(key, parts, problems):
+            if not value:
+                continue
+        for part in _unique_parts(key, value.split(SEP), problems) if SEP in value else (value,):
             group = split_ee_group(part, role_set)
             if group is None or not group[0]:
                 problems.append(Problem("malformed_group", key, part))
                 continue
             trigger, args = group
             if check:
-                for s in (trigger, *(a for _, a in args)):
-                    if s not in input_text:
-                        problems.append(Problem("not_substring", key, s))
+                if trigger not in input_text:
+                    problems.append(Problem("not_substring", key, trigger))
+                for _, arg in args:
+                    if arg not in input_text:
+                        problems.append(Problem("not_substring", key, arg))
             if role_set is not None:
                 for r, _ in args:
                     if r not in role_set:
                         problems.append(Problem("malformed_group", key, f"unknown role {r!r}"))
-            groups.setdefault((key, trigger), set()).update(args)
-    units = Units(
-        task,
-        types=frozenset({e for e, _ in groups}),
-        groups=frozenset((e, t, frozenset(a)) for (e, t), a in groups.items()),
+            got = groups.get((key, trigger))
+            if got is None:
+                groups[(key, trigger)] = set(args)
+            else:
+                got.update(args)
+    units = _new_units(
+        (
+            task,
+            frozenset({e for e, _ in groups}),
+            _EMPTY,
+            _EMPTY,
+            frozenset([(e, t, frozenset(a)) for (e, t), a in groups.items()]),
+            (),
+        )
     )
     return units, problems
-
-
-_KNOWN: dict[int, tuple[Any, frozenset[str], int]] = {}
-
-
-def _known(labels: list[str] | tuple[str, ...]) -> frozenset[str]:
-    """The label set of a schema, cached per labels object (callers reuse one list per dataset).
-
-    The entry keeps the labels object alive, so its id cannot be taken by another object. A list
-    edited in place to the same length would be served stale: schemas are not edited while parsed.
-    """
-    hit = _KNOWN.get(id(labels))
-    if hit is not None and hit[0] is labels and hit[2] == len(labels):
-        return hit[1]
-    known = frozenset(labels)
-    if len(_KNOWN) > 4096:
-        _KNOWN.clear()
-    _KNOWN[id(labels)] = (labels, known, len(labels))
-    return known
 
 
 def _value(key: str, value: Any, known: Any, problems: list[Problem]) -> str:
