@@ -137,6 +137,7 @@ def _clear_caches() -> None:
     sfr._score_cached.cache_clear()
     sfr._re_gold_views.cache_clear()
     sfr._ee_gold_views.cache_clear()
+    sfr._perfect.cache_clear()
 
 
 def _time(fn: Callable[[], object]) -> float:
@@ -171,13 +172,13 @@ def bench_task(task: str, prompts: int, k: int, seed: int) -> None:
 
     gold = [sfr.decode_ground_truth(g) for _, g in pairs]
     parsed = [
-        parse_output(o, gt.task, gt.labels, gt.roles or None, gt.text)
+        parse_output(o, gt.task, gt.labels, gt.roles or None, gt.text, gt.ref)
         for (o, _), gt in zip(pairs, gold, strict=True)
     ]
 
     def parse_only() -> None:
         for (o, _), gt in zip(pairs, gold, strict=True):
-            parse_output(o, gt.task, gt.labels, gt.roles or None, gt.text)
+            parse_output(o, gt.task, gt.labels, gt.roles or None, gt.text, gt.ref)
 
     def score_only() -> None:
         for gt, p in zip(gold, parsed, strict=True):

@@ -5,7 +5,7 @@
 # Run from the root of a prouie clone, in an environment with EasyR1 (which installs the `verl`
 # package) and prouie installed, after writing the data with `prouie export-rl --target easyr1`
 # (file names in recipes/de_{ner,re,ee}.yaml):
-#   SA_MODEL=saves/qwen3-4b/sa EASYR1_DIR=~/EasyR1 bash recipes/de_easyr1.sh [key=value ...]
+#   SA_MODEL=saves/prouie/sa EASYR1_DIR=~/EasyR1 bash recipes/de_easyr1.sh [key=value ...]
 # Extra key=value arguments override every phase's config (EasyR1 / OmegaConf syntax).
 
 set -euo pipefail

@@ -8,7 +8,7 @@
 #   prouie export-rl --target verl --task ner --split test --input ner_dev.jsonl --out ${DATA_DIR}/ner_dev.parquet
 #   (likewise re with --num-samples 50000 and ee with --num-samples 9991)
 # then, from the root of a prouie clone, in an environment with verl and prouie installed:
-#   SA_MODEL=saves/qwen3-4b/sa DATA_DIR=data/de bash recipes/de_verl.sh [key=value ...]
+#   SA_MODEL=saves/prouie/sa DATA_DIR=data/de bash recipes/de_verl.sh [key=value ...]
 # The reward can also be loaded without the file:
 #   reward.custom_reward_function.path=pkg://prouie.integrations.verl_reward
 

@@ -46,7 +46,7 @@ from typing import Any, NamedTuple
 
 from prouie.metrics import slot_matches
 from prouie.parsing import Reference, parse_output, reference
-from prouie.targets import render_target
+from prouie.targets import render_target, round_trips
 from prouie.units import Units, empty_units
 
 __all__ = [
@@ -720,21 +720,32 @@ def encode_ground_truth(ex: Any) -> str:
     """The ground-truth string of a canonical record, as EasyR1 / verl / TRL datasets carry it.
 
     A JSON object: ``format``, ``id``, ``task``, ``labels``, ``roles`` (EE), ``text`` (the input, which
-    the parser needs to split RE pairs), ``gold``, the gold units as lists (``pairs`` /
-    ``triples`` / ``groups`` / ``slots``), sorted so that equal records give equal strings, and
-    ``target``, the SA target text (optional; it lets rollouts equal to it skip unit extraction).
+    the parser needs to split RE pairs), ``gold`` and ``target``, the SA target text (optional; it
+    lets rollouts equal to it skip unit extraction). ``gold`` is that target text when it parses
+    back to the record's units (one parse per prompt then yields both), else the gold units as
+    lists (``pairs`` / ``triples`` / ``groups`` / ``slots``), sorted so that equal records give
+    equal strings.
 
     >>> ex = {"id": "1", "task": "ner", "labels": ["person"], "text": "Kevin",
     ...       "entities": [{"type": "person", "text": "Kevin", "start": 0, "end": 5}]}
-    >>> json.loads(encode_ground_truth(ex))["gold"], json.loads(encode_ground_truth(ex))["target"]
-    ({'pairs': [['person', 'Kevin']]}, '{"person": "Kevin"}')
+    >>> gt = json.loads(encode_ground_truth(ex))
+    >>> gt["gold"], gt["target"]
+    ('{"person": "Kevin"}', '{"person": "Kevin"}')
+    >>> clash = {**ex, "text": "A | B", "entities": [{"type": "person", "text": "A | B"}]}
+    >>> json.loads(encode_ground_truth(clash))["gold"]
+    {'pairs': [['person', 'A | B']]}
     """
     from prouie.units import units_from_example
 
     units = units_from_example(ex)
     task = ex["task"]
-    if task == "ner":
-        gold: dict[str, Any] = {"pairs": sorted(map(list, units.pairs))}
+    target = render_target(ex, "sa")
+    if round_trips(ex, "sa", target):
+        # The SA target parses back to exactly these units: carrying it alone is cheaper to read
+        # (one parse per prompt gives the gold units and the shortcut for rollouts equal to it).
+        gold: Any = target
+    elif task == "ner":
+        gold = {"pairs": sorted(map(list, units.pairs))}
     elif task == "re":
         gold = {"triples": sorted(map(list, units.triples))}
     elif task == "ee":
@@ -749,7 +760,7 @@ def encode_ground_truth(ex: Any) -> str:
         "roles": list(ex.get("roles") or []) if task == "ee" else [],
         "text": ex["text"],
         "gold": gold,
-        "target": render_target(ex, "sa"),
+        "target": target,
     }
     return json.dumps(obj, ensure_ascii=False)
 
@@ -830,12 +841,18 @@ def _decode_obj(obj: Any) -> GroundTruth:
     roles = tuple(obj.get("roles") or ())
     text = _field(obj, "text", str, where)
     gold = _field(obj, "gold", dict | str, where)
+    target = obj.get("target")
     if isinstance(gold, str):
-        units = _units_of_target(gold, task, labels, roles, text, where)
+        ref = reference([gold], task, labels, roles or None, text)
+        # A clean target gives the units directly; anything else goes the checking way.
+        units = ref.units if ref else _units_of_target(gold, task, labels, roles, text, where)
     else:
         units = _units_of_gold(gold, task, labels, where)
-    targets = [t for t in (obj.get("target"), gold) if isinstance(t, str)]
-    ref = reference(targets, task, labels, roles or None, text) if targets else None
+        ref = (
+            reference([target], task, labels, roles or None, text)
+            if isinstance(target, str)
+            else None
+        )
     if ref is not None and ref.units != units:
         ref = None  # a target that disagrees with the gold units is only a hint, never trusted
     return GroundTruth(task, labels, roles, text, units, str(obj.get("id", "")), ref)
@@ -940,7 +957,17 @@ def score_response(
 def _score(response: Any, ground_truth: str | Mapping[str, Any], cfg: SFRConfig) -> SFRResult:
     gt = decode_ground_truth(ground_truth)
     parsed = parse_output(response, gt.task, gt.labels, gt.roles or None, gt.text, gt.ref)
+    if gt.ref is not None and parsed.units is gt.ref.units and type(ground_truth) is str:
+        best = _perfect(ground_truth, cfg)  # the output is the gold target itself
+        return SFRResult(best.score, dict(best.terms), best.task)
     return score_units(gt.units, parsed.units, cfg, parsed=parsed.ok, clean=not parsed.problems)
+
+
+@lru_cache(maxsize=_GOLD_CACHE)
+def _perfect(ground_truth: str, cfg: SFRConfig) -> SFRResult:
+    # The result of a clean output whose units are the gold units, once per prompt.
+    gt = decode_ground_truth(ground_truth)
+    return score_units(gt.units, gt.units, cfg)
 
 
 @lru_cache(maxsize=8192)
