@@ -14,7 +14,6 @@ Two prediction formats are read, line by line (the format is told apart per line
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 from prouie.metrics import Evaluator
 from prouie.parsing import Parsed, parse_output
-from prouie.records import Example, RecordError, validate_example
+from prouie.records import Example, RecordError, iter_json_lines, validate_example
 from prouie.units import Units, units_from_example
 
 
@@ -33,20 +32,6 @@ class Item:
     where: str
     record: Example
     prediction: str
-
-
-def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RecordError(
-                    where, "<line>", f"invalid JSON ({exc.msg} at column {exc.colno})"
-                ) from None
 
 
 def _squash(s: str) -> str:
@@ -81,7 +66,7 @@ def read_predictions(
                 for i, r in enumerate(records)
             )
     joined = 0
-    for where, row in _read_jsonl(path):
+    for where, row in iter_json_lines(path):
         if not isinstance(row, dict):
             raise RecordError(where, "<line>", f"must be a JSON object, got {type(row).__name__}")
         if "record" in row and "prediction" in row:
@@ -145,7 +130,7 @@ def read_predictions(
 
 
 def _numbered(path: Path) -> Iterator[tuple[str, Example]]:
-    for where, obj in _read_jsonl(path):
+    for where, obj in iter_json_lines(path):
         yield where, validate_example(obj, where)
 
 

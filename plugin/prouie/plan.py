@@ -27,7 +27,7 @@ from math import floor, gcd
 from pathlib import Path
 from typing import Any
 
-from prouie.records import RecordError
+from prouie.records import RecordError, iter_rows
 
 TASK_NAMES = {"ner": "NER", "re": "RE", "ee": "EE"}
 
@@ -255,28 +255,10 @@ def _first_object(path: Path) -> tuple[str, Any]:
     raise RecordError(str(path), "<file>", "is empty")
 
 
-def _alpaca_rows(path: Path) -> Iterable[tuple[str, Any]]:
-    if path.suffix == ".json":
-        for i, row in enumerate(json.loads(path.read_text(encoding="utf-8"))):
-            yield f"{path}[{i}]", row
-        return
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RecordError(
-                    where, "<line>", f"invalid JSON ({exc.msg} at column {exc.colno})"
-                ) from None
-
-
 def count_alpaca(path: Path) -> int:
     """Rows of a prepared alpaca file; each needs string ``instruction`` and ``output``."""
     n = 0
-    for where, row in _alpaca_rows(path):
+    for where, row in iter_rows(path):
         if not isinstance(row, dict):
             raise RecordError(where, "<row>", "must be a JSON object")
         for key in ("instruction", "output"):

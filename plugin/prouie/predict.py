@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prouie.records import Example, RecordError, validate_example
+from prouie.records import Example, RecordError, iter_rows, validate_example
 from prouie.targets import STAGES, instruction_for, render_target
 
 # The chat formats of LLaMA-Factory's registered templates that prouie recipes train with (prefix
@@ -41,38 +41,6 @@ class PromptItem:
     record: Example
     user: str
     reference: str
-
-
-def _read_rows(path: Path) -> Iterator[tuple[str, Any]]:
-    """Rows of a jsonl file, or of a JSON array file (LLaMA-Factory also reads ``.json`` arrays)."""
-    with path.open(encoding="utf-8") as fh:
-        head = fh.read(1)
-        while head and head.isspace():
-            head = fh.read(1)
-        if head == "[":
-            fh.seek(0)
-            try:
-                rows = json.load(fh)
-            except json.JSONDecodeError as exc:
-                raise RecordError(
-                    f"{path}:{exc.lineno}",
-                    "<file>",
-                    f"invalid JSON ({exc.msg} at column {exc.colno})",
-                ) from None
-            for i, row in enumerate(rows):
-                yield f"{path}[{i}]", row
-            return
-        fh.seek(0)
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RecordError(
-                    where, "<line>", f"invalid JSON ({exc.msg} at column {exc.colno})"
-                ) from None
 
 
 def user_turn(instruction: str, text: str) -> str:
@@ -109,7 +77,7 @@ def load_prompts(
         # Alpaca rows find their record by input text (records sharing a text are taken in file
         # order), so an alpaca file written per dataset/split joins to one records file of them all.
         by_text = {}
-        for rwhere, rec in _read_rows(records):
+        for rwhere, rec in iter_rows(records):
             text = rec.get("text") if isinstance(rec, dict) else None
             if not isinstance(text, str):
                 raise RecordError(
@@ -117,7 +85,7 @@ def load_prompts(
                 )
             by_text.setdefault(text, deque()).append((rwhere, rec))
     items: list[PromptItem] = []
-    for where, row in _read_rows(data):
+    for where, row in iter_rows(data):
         if limit is not None and len(items) >= limit:
             break
         if not isinstance(row, dict):

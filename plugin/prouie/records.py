@@ -271,6 +271,31 @@ def iter_json_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
             yield where, obj
 
 
+def iter_rows(path: str | Path) -> Iterator[tuple[str, Any]]:
+    """``(where, object)`` for each row of a jsonl file or of a JSON array file.
+
+    LLaMA-Factory reads both forms; ``where`` is ``file:line`` for jsonl and ``file[index]`` for an
+    array (which is read whole: arrays are the small, hand-made case).
+    """
+    path = Path(path)
+    with path.open(encoding="utf-8") as fh:
+        head = fh.read(1)
+        while head and head.isspace():
+            head = fh.read(1)
+        if head != "[":
+            yield from iter_json_lines(path)
+            return
+        fh.seek(0)
+        try:
+            rows = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise RecordError(
+                f"{path}:{exc.lineno}", "<file>", f"invalid JSON ({exc.msg} at column {exc.colno})"
+            ) from None
+    for i, row in enumerate(rows):
+        yield f"{path}[{i}]", row
+
+
 def iter_jsonl(path: str | Path, *, validate: bool = True) -> Iterator[Example]:
     """Stream canonical records from a jsonl file (blank lines skipped), validated by default."""
     for where, obj in iter_json_lines(path):

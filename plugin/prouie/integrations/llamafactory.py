@@ -23,13 +23,12 @@ This module imports LLaMA-Factory only inside functions.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prouie.records import TASKS, Example, RecordError, validate_example
+from prouie.records import TASKS, Example, RecordError, iter_json_lines, validate_example
 from prouie.targets import STAGES, template_dirs, to_alpaca
 
 PREFIX = "prouie_"
@@ -305,22 +304,12 @@ def check_loadable(path: str | Path, task: str | None = None) -> int:
     path = Path(path)
     checker = ArrowTypeChecker()
     n = 0
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RecordError(
-                    where, "<line>", f"invalid JSON ({exc.msg} at column {exc.colno})"
-                ) from None
-            checker.add(obj, where)
-            ex = validate_example(obj, where)
-            if task is not None and ex["task"] != task:
-                raise RecordError(
-                    where, "task", f"is {ex['task']!r}; this file should hold {task} records"
-                )
-            n += 1
+    for where, obj in iter_json_lines(path):
+        checker.add(obj, where)
+        ex = validate_example(obj, where)
+        if task is not None and ex["task"] != task:
+            raise RecordError(
+                where, "task", f"is {ex['task']!r}; this file should hold {task} records"
+            )
+        n += 1
     return n
