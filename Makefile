@@ -34,11 +34,13 @@ format:
 bench:
 	$(BIN)/python benchmarks/prepare_throughput.py --records 200000 --memory
 
-# The main job on the real sample data: canonical records, CM/SA training files, Table 6 statistics.
+# The main job on the real sample data: canonical records, the exact CM/SA stage mixes for the
+# recipes (prouie plan), materialised alpaca files (prouie prepare) and Table 6 statistics.
 quickstart:
 	$(BIN)/prouie convert --input $(SHARED)/phee/test.json --format phee --out $(OUT)/records/phee.jsonl
 	$(BIN)/prouie convert --input $(SHARED)/fewrel/val_wiki.json --format fewrel --out $(OUT)/records/fewrel.jsonl
 	$(BIN)/prouie convert --input $(SHARED)/wikigold/wikigold.conll.txt --format conll --out $(OUT)/records/wikigold.jsonl
+	$(BIN)/prouie plan --ner $(OUT)/records/wikigold.jsonl --re $(OUT)/records/fewrel.jsonl --ee $(OUT)/records/phee.jsonl --out $(OUT)/data
 	$(BIN)/prouie prepare --input $(OUT)/records/wikigold.jsonl --format records --stage cm --out $(OUT)/data
 	$(BIN)/prouie prepare --input $(OUT)/records/fewrel.jsonl --format records --stage cm --out $(OUT)/data
 	$(BIN)/prouie prepare --input $(OUT)/records/phee.jsonl --format records --stage cm --out $(OUT)/data
