@@ -174,7 +174,12 @@ def parse_output(
             # Plain json.loads keeps only the last of duplicate keys without a word. A flat object
             # of string values whose text has no backslash holds exactly 4 quotes per key, so an
             # equal count proves there was no duplicate; otherwise decode again, counting keys.
-            if problems or "\\" in text or text.count('"') != 4 * len(obj):
+            # (Only a problem can reveal a value that is not a string: check them only then.)
+            if (
+                "\\" in text
+                or text.count('"') != 4 * len(obj)
+                or (problems and any(type(v) is not str for v in obj.values()))
+            ):
                 dups = getattr(_decode(text), "duplicates", None)
                 if dups:
                     problems[:0] = [Problem("duplicate_key", k) for k in dups]

@@ -249,6 +249,9 @@ def units_from_obj(
     problems: list[Problem] = []
     # A short schema is searched as it is (no set to build per call); a long one as a set.
     known = labels if len(labels) <= 24 else frozenset(labels)
+    # A CM output lists every label in schema order: one C-level comparison then vouches for all
+    # its keys, instead of a membership test per key.
+    all_known = len(obj) == len(labels) and list(obj) == list(labels)
     if task == "slot":
         values = dict.fromkeys(labels, "")
         for key, value in obj.items():
@@ -261,9 +264,10 @@ def units_from_obj(
         pairs: set[tuple[str, str]] = set()
         types: set[str] = set()
         for key, value in obj.items():
-            if not value and type(value) is str and key in known:
-                continue  # an empty key of a CM output: the most common value of all
-            if type(value) is not str or key not in known:
+            if type(value) is str and (all_known or key in known):
+                if not value:
+                    continue  # an empty key: the most common value of a CM output
+            else:
                 value = _value(key, value, known, problems)
                 if not value:
                     continue
@@ -283,9 +287,10 @@ def units_from_obj(
         triples: set[tuple[str, str, str]] = set()
         types = set()
         for key, value in obj.items():
-            if not value and type(value) is str and key in known:
-                continue
-            if type(value) is not str or key not in known:
+            if type(value) is str and (all_known or key in known):
+                if not value:
+                    continue  # an empty key: the most common value of a CM output
+            else:
                 value = _value(key, value, known, problems)
                 if not value:
                     continue
@@ -310,9 +315,10 @@ def units_from_obj(
     role_set = frozenset(roles) if roles else None
     groups: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for key, value in obj.items():
-        if not value and type(value) is str and key in known:
-            continue
-        if type(value) is not str or key not in known:
+        if type(value) is str and (all_known or key in known):
+            if not value:
+                continue  # an empty key: the most common value of a CM output
+        else:
             value = _value(key, value, known, problems)
             if not value:
                 continue
