@@ -10,7 +10,7 @@ Markdown fence, a cut-off answer, prose without JSON). It prints, per task:
 - rewards/s through ``score_response`` with every cache cleared before the run (each ground truth
   is decoded once, then reused for its rollouts, as in training), and the ratio of its time to
   ``json.loads`` of the same outputs (the target is at most 3);
-- the same through the result cache (identical rollouts of a prompt are scored once);
+- the same through ``score_response``, the entry every framework adapter calls;
 - the two halves apart: ``parse_output`` alone and ``score_units`` on already parsed units.
 
 Every time is the best of three runs (the machine may be shared).
@@ -134,7 +134,6 @@ def rollouts(ex: dict, rng: random.Random, k: int) -> list[str]:
 
 def _clear_caches() -> None:
     sfr._decode_cached.cache_clear()
-    sfr._score_cached.cache_clear()
     sfr._re_gold_views.cache_clear()
     sfr._ee_gold_views.cache_clear()
     sfr._perfect.cache_clear()
@@ -201,7 +200,7 @@ def bench_task(task: str, prompts: int, k: int, seed: int) -> None:
     print(
         f"{task:>4}: {n} outputs ({distinct} distinct); json.loads {n / t_json:,.0f}/s\n"
         f"      SFR (parse + score)      {n / t_cold:>9,.0f}/s  ratio to json.loads {t_cold / t_json:5.1f}\n"
-        f"      SFR with result cache    {n / t_cached:>9,.0f}/s  ratio to json.loads {t_cached / t_json:5.1f}\n"
+        f"      SFR via score_response   {n / t_cached:>9,.0f}/s  ratio to json.loads {t_cached / t_json:5.1f}\n"
         f"        of which parse_output  {n / t_parse:>9,.0f}/s  ratio to json.loads {t_parse / t_json:5.1f}\n"
         f"        of which score_units   {n / t_units:>9,.0f}/s  ratio to json.loads {t_units / t_json:5.1f}"
     )

@@ -212,7 +212,7 @@ class SFRConfig:
                     raise ValueError(f"SFR {task}.{f.name} must be >= 0, got {value}")
 
     def __hash__(self) -> int:
-        # The config is part of the result cache's key on every call: hash its fields once.
+        # The config is part of the per-prompt perfect-result cache key: hash its fields once.
         try:
             return self._hash  # type: ignore[attr-defined]
         except AttributeError:
@@ -947,11 +947,7 @@ def score_response(
     >>> score_response("no idea", gt).terms["parsed"]
     0.0
     """
-    cfg = config or DEFAULT_CONFIG
-    if type(response) is str and type(ground_truth) is str:
-        score, terms, task = _score_cached(response, ground_truth, cfg)
-        return SFRResult(score, dict(terms), task)
-    return _score(response, ground_truth, cfg)
+    return _score(response, ground_truth, config or DEFAULT_CONFIG)
 
 
 def _score(response: Any, ground_truth: str | Mapping[str, Any], cfg: SFRConfig) -> SFRResult:
@@ -968,13 +964,6 @@ def _perfect(ground_truth: str, cfg: SFRConfig) -> SFRResult:
     # The result of a clean output whose units are the gold units, once per prompt.
     gt = decode_ground_truth(ground_truth)
     return score_units(gt.units, gt.units, cfg)
-
-
-@lru_cache(maxsize=8192)
-def _score_cached(response: str, ground_truth: str, cfg: SFRConfig) -> SFRResult:
-    # GRPO samples several rollouts per prompt and identical rollouts are common (short, confident
-    # answers), so a small cache over (response, ground truth, config) skips repeated parsing.
-    return _score(response, ground_truth, cfg)
 
 
 @contextmanager
