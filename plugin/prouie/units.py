@@ -252,6 +252,8 @@ def units_from_obj(
     # A CM output lists every label in schema order: one C-level comparison then vouches for all
     # its keys, instead of a membership test per key.
     all_known = len(obj) == len(labels) and list(obj) == list(labels)
+    # Each task's loop below repeats the same key/value guard inline rather than calling a helper:
+    # this runs for every key of every prediction and rollout, and the call was the cost.
     if task == "slot":
         values = dict.fromkeys(labels, "")
         for key, value in obj.items():
