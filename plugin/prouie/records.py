@@ -300,8 +300,3 @@ def iter_jsonl(path: str | Path, *, validate: bool = True) -> Iterator[Example]:
     """Stream canonical records from a jsonl file (blank lines skipped), validated by default."""
     for where, obj in iter_json_lines(path):
         yield validate_example(obj, where) if validate else obj
-
-
-def dumps(ex: Example) -> str:
-    """One jsonl line for a record (UTF-8 kept readable)."""
-    return json.dumps(ex, ensure_ascii=False)

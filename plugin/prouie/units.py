@@ -151,17 +151,6 @@ def sorted_spans(spans: Any) -> list:
 # ----------------------------------------------------------------------------- value grammar
 
 
-def split_ner_value(value: str) -> list[str]:
-    """``"a | b"`` -> ``["a", "b"]``; ``""`` -> ``[]``.
-
-    >>> split_ner_value("Kevin | Therese")
-    ['Kevin', 'Therese']
-    """
-    if not value:
-        return []
-    return value.split(SEP)
-
-
 def split_re_pair(pair: str, input_text: str | None = None) -> tuple[str, str] | None:
     """Split ``"head, tail"``; ``None`` when there is no ``", "``.
 
