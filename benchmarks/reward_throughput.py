@@ -136,7 +136,6 @@ def _clear_caches() -> None:
     sfr._decode_cached.cache_clear()
     sfr._re_gold_views.cache_clear()
     sfr._ee_gold_views.cache_clear()
-    sfr._perfect.cache_clear()
 
 
 def _time(fn: Callable[[], object]) -> float:

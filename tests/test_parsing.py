@@ -327,3 +327,58 @@ def test_rendered_targets_parse_back_to_the_gold_units(rec: dict, drop_empty: bo
     p = parse_output(text, "ner", NER, None, rec["text"])
     assert p.ok and p.problems == []
     assert p.units == units_from_example(rec)
+
+
+# ----------------------------------------------------------------------------- orjson vs json
+
+# JSON values of every kind, including those orjson refuses and json accepts (NaN, integers beyond
+# 64 bits, lone surrogates), so both decoders' edges are crossed.
+_json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**64, max_value=2**80)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=8)
+    | st.sampled_from(["Kevin", "Paris", "ACME", "Kevin | Paris", ""])
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@st.composite
+def json_objects(draw: st.DrawFn) -> str:
+    keys = st.sampled_from([*NER, "weapon", ""]) | st.text(max_size=6)
+    obj = draw(
+        st.dictionaries(keys, _json_values | st.sampled_from(["Kevin", "Paris"]), max_size=4)
+    )
+    text = json.dumps(
+        obj, ensure_ascii=draw(st.booleans()), indent=draw(st.sampled_from([None, 1]))
+    )
+    if obj and draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(obj)))
+        text = (
+            text.rstrip().rstrip("}") + f", {json.dumps(key)}: {json.dumps(draw(_json_values))}}}"
+        )
+    return draw(st.sampled_from(["", " ", "\n", "```json\n", "<think></think>"])) + text
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_objects())
+def test_orjson_reads_every_object_as_the_json_module_does(text: str) -> None:
+    # The fast path decodes with orjson; json's own decoder must give the very same answer.
+    import prouie.parsing as parsing
+
+    fast = parse_output(text, "ner", NER, None, TEXT)
+    original = parsing._fast_loads
+    parsing._fast_loads = json.JSONDecoder().decode
+    try:
+        reference = parse_output(text, "ner", NER, None, TEXT)
+    finally:
+        parsing._fast_loads = original
+    assert fast == reference

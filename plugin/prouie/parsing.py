@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Any, NamedTuple
+
+from orjson import loads as _fast_loads
 
 from prouie.units import Problem, Units, empty_units, units_from_obj
 
@@ -44,6 +47,9 @@ class Parsed(NamedTuple):
     units: Units
     problems: list[Problem]
     ok: bool = True
+
+
+_new_parsed = partial(tuple.__new__, Parsed)  # positional, without NamedTuple's Python __new__
 
 
 class _DupDict(dict):
@@ -69,12 +75,13 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return d
 
 
-_loads = json.JSONDecoder().decode  # the C scanner alone: the fast path
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook)
 _decode = _DECODER.decode
 _raw_decode = _DECODER.raw_decode
 
 _JSON_WS = " \t\n\r"
+_OTHER_JSON = frozenset('["-0123456789')  # first characters of JSON values other than objects
+_LITERALS = frozenset(("true", "false", "null"))
 _THINK = re.compile(r"<think>.*?</think>", re.S)
 _FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\r?\n?(.*?)(```|\Z)", re.S)
 # How many "{" positions the slow path tries before it falls back to repairing from the first one;
@@ -119,9 +126,11 @@ def reference(
     for target in targets:
         # Only plain JSON objects of string values (quote count proves no duplicate key) whose
         # units come with no problem: exactly the outputs parse_output's fast path returns as is.
+        if type(target) is not str or target[:1] != "{":
+            continue
         try:
-            obj = _loads(target)
-        except (ValueError, TypeError, RecursionError):
+            obj = _fast_loads(target)
+        except ValueError:
             continue
         if type(obj) is not dict or "\\" in target or target.count('"') != 4 * len(obj):
             continue
@@ -155,38 +164,42 @@ def parse_output(
     >>> parse_output('{"person": "Kevin', "ner", ["person"]).problems[0].kind
     'truncated'
     """
-    try:
-        obj = _loads(text)
-    except (ValueError, TypeError, RecursionError):
-        # ValueError covers JSONDecodeError; TypeError a non-string; RecursionError deep nesting.
+    # The fast path: orjson (several times faster than json.loads) on what looks like a bare
+    # object. Anything else, or anything orjson refuses (it is stricter than json: NaN, huge
+    # integers, lone surrogates), goes the slow way, which reads with the json module.
+    if type(text) is not str or text[:1] != "{":
         return _slow(text, task, labels, roles, input_text)
     try:
-        if type(obj) is dict:
-            # Equal objects parse alike; the quote count rules out duplicate keys (see below).
-            if (
-                ref is not None
-                and obj in ref.objects
-                and "\\" not in text
-                and text.count('"') == 4 * len(obj)
-            ):
-                return Parsed(ref.units, [], True)
-            units, problems = units_from_obj(obj, task, labels, roles, input_text)
-            # Plain json.loads keeps only the last of duplicate keys without a word. A flat object
-            # of string values whose text has no backslash holds exactly 4 quotes per key, so an
-            # equal count proves there was no duplicate; otherwise decode again, counting keys.
-            # (Only a problem can reveal a value that is not a string: check them only then.)
-            if (
-                "\\" in text
-                or text.count('"') != 4 * len(obj)
-                or (problems and any(type(v) is not str for v in obj.values()))
-            ):
-                dups = getattr(_decode(text), "duplicates", None)
-                if dups:
-                    problems[:0] = [Problem("duplicate_key", k) for k in dups]
-            return Parsed(units, problems, True)
-        return _finish(obj, [], task, labels, roles, input_text)
+        obj = _fast_loads(text)
+    except ValueError:
+        return _slow(text, task, labels, roles, input_text)
+    try:
+        if type(obj) is not dict:  # pragma: no cover - text starting with "{" decodes to a dict
+            return _finish(obj, [], task, labels, roles, input_text)
+        # A flat object of string values whose text has no backslash holds exactly 4 quotes per
+        # key; then orjson's reading is json's, and no key occurred twice (both decoders would
+        # keep only the last value without a word). Anything else is read again by json.
+        plain = "\\" not in text and text.count('"') == 4 * len(obj)
+        if not plain:
+            return _finish(_json_reading(text, obj), [], task, labels, roles, input_text)
+        if ref is not None and obj in ref.objects:
+            return _new_parsed((ref.units, [], True))  # equal objects parse alike
+        units, problems = units_from_obj(obj, task, labels, roles, input_text)
+        # A non-string value (a problem units_from_obj reports) can make the count come out
+        # equal by chance: check the values only then.
+        if problems and any(type(v) is not str for v in obj.values()):
+            return _finish(_json_reading(text, obj), [], task, labels, roles, input_text)
+        return _new_parsed((units, problems, True))
     except Exception as exc:  # pragma: no cover - a bug guard: parsing must never raise
         return _internal_error(exc, task, labels)
+
+
+def _json_reading(text: str, fallback: dict[str, Any]) -> Any:
+    """json's reading of ``text`` (duplicate keys recorded), or orjson's when json fails."""
+    try:
+        return _decode(text)
+    except (ValueError, RecursionError):  # nesting json's recursion limit cannot follow
+        return fallback
 
 
 def decode_object(text: Any) -> tuple[dict[str, Any] | None, list[Problem]]:
@@ -198,7 +211,7 @@ def decode_object(text: Any) -> tuple[dict[str, Any] | None, list[Problem]]:
     ({'a': 'b'}, [Problem(kind='extra_text', key=None, detail='code fence')])
     """
     try:
-        obj = _decode(text)
+        obj = _decode_checked(text)
         problems: list[Problem] = []
     except (ValueError, TypeError, RecursionError):
         try:
@@ -267,20 +280,29 @@ def _locate(text: Any) -> tuple[Any, list[Problem]]:
         s = _strip_think(s, problems)
     if "```" in s:
         s = _unfence(s, problems)
-    unwrapped = s != text
     if not s.strip():
         problems.append(Problem("unparseable", None, "empty output"))
         return None, problems
-    if unwrapped:
-        # Valid JSON once the wrapping is gone (the common ```json fence) needs no search.
+    body = s.strip(_JSON_WS)
+    if (body[:1] == "{" and body[-1:] == "}") or body[:1] in _OTHER_JSON or body in _LITERALS:
+        # Valid JSON once the wrapping is gone (a <think> block, the common ```json fence, blank
+        # lines) needs no search; valid JSON that is not an object is reported as such.
         try:
-            return _decode(s), problems
+            return _decode_checked(body), problems
         except (ValueError, RecursionError):
             pass
     first = s.find("{")
     if first < 0:
         problems.append(Problem("unparseable", None, "no JSON object in the output"))
         return None, problems
+    try:
+        # A complete object with text around it (chatter before or after the answer).
+        obj, obj_end = _raw_decode(s, first)
+    except (ValueError, RecursionError):
+        obj = None
+    if isinstance(obj, dict):
+        _extra(s, first, obj_end, problems)
+        return obj, problems
 
     end, in_str, stack, last_comma = _scan(s, first)
     if end < 0:
@@ -319,6 +341,25 @@ def _locate(text: Any) -> tuple[Any, list[Problem]]:
         problems.append(Problem("unparseable", None, "no JSON object could be recovered"))
         return None, problems
     return obj, problems
+
+
+def _decode_checked(s: str) -> Any:
+    """``s`` decoded, duplicate keys recorded (see :class:`_DupDict`); raises ValueError.
+
+    orjson first; the json module (with the key-counting hook) when orjson refuses the text or
+    when the quote count cannot rule out a duplicate key (see :func:`parse_output`).
+    """
+    if type(s) is not str:
+        return _decode(s)  # json says what is wrong with it
+    try:
+        obj = _fast_loads(s)
+    except ValueError:
+        return _decode(s)
+    if type(obj) is dict and (
+        "\\" in s or s.count('"') != 4 * len(obj) or any(type(v) is not str for v in obj.values())
+    ):
+        return _decode(s)
+    return obj
 
 
 def _strip_think(s: str, problems: list[Problem]) -> str:

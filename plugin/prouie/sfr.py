@@ -41,8 +41,10 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, NamedTuple
+
+import orjson
 
 from prouie.metrics import slot_matches
 from prouie.parsing import Reference, parse_output, reference
@@ -476,29 +478,79 @@ class SFRResult(NamedTuple):
     task: str = ""
 
 
-# Each task function returns the task's measurements and, for the coarse and the fine level, the
-# weighted reward, the weighted penalty and the sum of the level's positive weights (used to
-# rescale the single-level variants). Intersections are counted once and the other set sizes
-# derived from them (|G ^ P| = |G| + |P| - 2|G & P|, |G | P| = |G| + |P| - |G & P|), because
-# this runs once per rollout.
+# Each task's scorer measures the task's terms, weights them into the coarse level, the fine level
+# and the penalty of the configured variant, and builds the result in one go: this runs once per
+# rollout. Intersections are counted once and the other set sizes derived from them
+# (|G ^ P| = |G| + |P| - 2|G & P|, |G | P| = |G| + |P| - |G & P|).
+
+_new_result = partial(tuple.__new__, SFRResult)  # positional, without NamedTuple's Python __new__
 
 
-def _ner_parts(g: Units, p: Units, w: NERWeights, pe: bool) -> tuple:
+def _result(
+    task: str,
+    cfg: SFRConfig,
+    parsed: bool,
+    clean: bool,
+    coarse: float,
+    fine: float,
+    penalty: float,
+    measured: dict[str, float],
+) -> SFRResult:
+    raw = coarse + fine - penalty if parsed else cfg.floor(task)
+    score = raw
+    if cfg.clip:
+        lo, hi = cfg.clip_range
+        score = lo if raw < lo else hi if raw > hi else raw
+    terms = {
+        "score": score,
+        "raw": raw,
+        "coarse": coarse,
+        "fine": fine,
+        "penalty": penalty,
+        "parsed": 1.0 if parsed else 0.0,
+        "clean": 1.0 if clean and parsed else 0.0,
+    }
+    terms.update(measured)
+    return _new_result((score, terms, task))
+
+
+def _single_level(
+    variant: str,
+    c_reward: float,
+    c_pen: float,
+    c_weight: float,
+    f_reward: float,
+    f_pen: float,
+    f_weight: float,
+) -> tuple[float, float, float]:
+    """(coarse, fine, penalty) of a single-level variant: its level alone, rescaled so that its
+    positive weights sum to 1 (its penalties by the same factor)."""
+    if variant == "coarse":
+        scale = 1.0 / c_weight if c_weight > 0 else 1.0
+        return c_reward * scale, 0.0, c_pen * scale
+    scale = 1.0 / f_weight if f_weight > 0 else 1.0
+    return 0.0, f_reward * scale, f_pen * scale
+
+
+def _ner_score(g: Units, p: Units, cfg: SFRConfig, parsed: bool, clean: bool) -> SFRResult:
+    w = cfg.ner
     gt, pt, gp, pp = g.types, p.types, g.pairs, p.pairs
     ng, npred = len(gt), len(pt)
     it = len(gt & pt) if npred else 0
     ngp, npp = len(gp), len(pp)
     ip = len(gp & pp) if npp else 0
-    cov_t = it / ng if ng else (1.0 if pe and not npred else 0.0)
+    cov_t = it / ng if ng else (1.0 if cfg.perfect_empty and not npred else 0.0)
     f1_p = 2 * ip / (ngp + npp) if ngp + npp else 1.0
     delta_t = (ng + npred - 2 * it) / (ng or 1)
     delta_p = (ngp + npp - 2 * ip) / (ngp or 1)
-    m = {"cov_t": cov_t, "f1_p": f1_p, "delta_t": delta_t, "delta_p": delta_p}
-    return (
-        m,
-        (w.w_t * cov_t, w.lambda_t * delta_t, w.w_t),
-        (w.w_p * f1_p**w.gamma, w.lambda_p * delta_p, w.w_p),
-    )
+    coarse, fine = w.w_t * cov_t, w.w_p * f1_p**w.gamma
+    c_pen, f_pen = w.lambda_t * delta_t, w.lambda_p * delta_p
+    if cfg.variant == "sfr":
+        penalty = c_pen + f_pen
+    else:
+        coarse, fine, penalty = _single_level(cfg.variant, coarse, c_pen, w.w_t, fine, f_pen, w.w_p)
+    measured = {"cov_t": cov_t, "f1_p": f1_p, "delta_t": delta_t, "delta_p": delta_p}
+    return _result("ner", cfg, parsed, clean, coarse, fine, penalty, measured)
 
 
 @lru_cache(maxsize=_GOLD_CACHE)
@@ -508,27 +560,40 @@ def _re_gold_views(g: Units) -> tuple[frozenset, frozenset]:
     return g.heads, g.tails
 
 
-def _f1n(ng: int, npred: int, inter: int) -> float:
-    return 2 * inter / (ng + npred) if ng + npred else 1.0
-
-
-def _re_parts(g: Units, p: Units, w: REWeights, pe: bool) -> tuple:
+def _re_score(g: Units, p: Units, cfg: SFRConfig, parsed: bool, clean: bool) -> SFRResult:
+    w = cfg.re
+    pe = cfg.perfect_empty
     gt, pt, gr, pr = g.types, p.types, g.triples, p.triples
     gh, ga = _re_gold_views(g)
-    ph = {(t, h) for t, h, _ in pr}
-    pa = {(t, a) for t, _, a in pr}
     ng, npred = len(gt), len(pt)
-    it = len(gt & pt) if npred else 0
     ngr, npr = len(gr), len(pr)
-    ir = len(gr & pr) if npr else 0
+    if npr:
+        ph = {(t, h) for t, h, _ in pr}
+        pa = {(t, a) for t, _, a in pr}
+        it, ir = len(gt & pt), len(gr & pr)
+        nh, na = len(ph), len(pa)
+        ih, ia = len(gh & ph), len(ga & pa)
+    else:
+        it = ir = nh = na = ih = ia = 0
+    ngh, nga = len(gh), len(ga)
     cov_t = it / ng if ng else (1.0 if pe and not npred else 0.0)
-    f1_h = _f1n(len(gh), len(ph), len(gh & ph) if ph else 0)
-    f1_a = _f1n(len(ga), len(pa), len(ga & pa) if pa else 0)
-    f1_r = _f1n(ngr, npr, ir)
+    f1_h = 2 * ih / (ngh + nh) if ngh + nh else 1.0
+    f1_a = 2 * ia / (nga + na) if nga + na else 1.0
+    f1_r = 2 * ir / (ngr + npr) if ngr + npr else 1.0
     union_t, union_r = ng + npred - it, ngr + npr - ir
     djac_t = 1.0 - it / union_t if union_t else (0.0 if pe else 1.0)
     djac_r = 1.0 - ir / union_r if union_r else (0.0 if pe else 1.0)
-    m = {
+    coarse = w.w_t * cov_t
+    fine = w.w_h * f1_h + w.w_a * f1_a + w.w_r * f1_r**w.gamma
+    c_pen, f_pen = w.lambda_t * djac_t, w.lambda_r * djac_r
+    if cfg.variant == "sfr":
+        penalty = c_pen + f_pen
+    else:
+        f_weight = w.w_h + w.w_a + w.w_r
+        coarse, fine, penalty = _single_level(
+            cfg.variant, coarse, c_pen, w.w_t, fine, f_pen, f_weight
+        )
+    measured = {
         "cov_t": cov_t,
         "f1_h": f1_h,
         "f1_a": f1_a,
@@ -536,12 +601,7 @@ def _re_parts(g: Units, p: Units, w: REWeights, pe: bool) -> tuple:
         "djac_t": djac_t,
         "djac_r": djac_r,
     }
-    fine = w.w_h * f1_h + w.w_a * f1_a + w.w_r * f1_r**w.gamma
-    return (
-        m,
-        (w.w_t * cov_t, w.lambda_t * djac_t, w.w_t),
-        (fine, w.lambda_r * djac_r, w.w_h + w.w_a + w.w_r),
-    )
+    return _result("re", cfg, parsed, clean, coarse, fine, penalty, measured)
 
 
 @lru_cache(maxsize=_GOLD_CACHE)
@@ -550,12 +610,26 @@ def _ee_gold_views(g: Units) -> tuple[frozenset, frozenset, dict[str, list[froze
     return (g.events, g.triggers, *_by_event_type(g))
 
 
-def _ee_parts(g: Units, p: Units, w: EEWeights, pe: bool) -> tuple:
+def _ee_score(g: Units, p: Units, cfg: SFRConfig, parsed: bool, clean: bool) -> SFRResult:
+    w = cfg.ee
+    pe = cfg.perfect_empty
     ge, gt, by_type_g, n_gold = _ee_gold_views(g)
-    by_type_p, n_pred = _by_event_type(p)
-    pt = {(e, t) for e, t, _ in p.groups}
+    by_type_p: dict[str, list[frozenset]] = {}
+    pt = set()
+    n_pred = 0
+    for event, trigger, args in p.groups:
+        got = by_type_p.get(event)
+        if got is None:
+            by_type_p[event] = [args]
+        else:
+            got.append(args)
+        pt.add((event, trigger))
+        n_pred += len(args)
     n_ge, n_pe = len(ge), len(by_type_p)
-    i_e = sum(1 for e in by_type_p if e in ge)
+    i_e = 0
+    for e in by_type_p:
+        if e in ge:
+            i_e += 1
     n_gt, n_pt = len(gt), len(pt)
     i_t = len(gt & pt) if n_pt else 0
     f_full = _aligned_f1(by_type_g, n_gold, by_type_p, n_pred)
@@ -563,41 +637,54 @@ def _ee_parts(g: Units, p: Units, w: EEWeights, pe: bool) -> tuple:
     delta_t = (n_gt + n_pt - 2 * i_t) / (n_gt or 1)
     cov_e = i_e / n_ge if n_ge else (1.0 if pe and not n_pe else 0.0)
     cov_t = i_t / n_gt if n_gt else (1.0 if pe and not n_pt else 0.0)
-    m = {"cov_e": cov_e, "cov_t": cov_t, "f_full": f_full, "delta_e": delta_e, "delta_t": delta_t}
+    coarse = w.w_e * cov_e + w.w_t * cov_t
+    fine = w.w_f * f_full**w.gamma
     # Eq. (9): the penalty looks at the coarsest level that is wrong, and only at that one.
     if delta_e > 0:
-        coarse_pen, fine_pen = w.lambda_e * delta_e, 0.0
+        c_pen, f_pen = w.lambda_e * delta_e, 0.0
     elif delta_t > 0:
-        coarse_pen, fine_pen = w.lambda_t * delta_t, 0.0
+        c_pen, f_pen = w.lambda_t * delta_t, 0.0
     else:
-        coarse_pen, fine_pen = 0.0, w.lambda_f * (1.0 - f_full)
-    return (
-        m,
-        (w.w_e * cov_e + w.w_t * cov_t, coarse_pen, w.w_e + w.w_t),
-        (w.w_f * f_full**w.gamma, fine_pen, w.w_f),
+        c_pen, f_pen = 0.0, w.lambda_f * (1.0 - f_full)
+    if cfg.variant == "sfr":
+        penalty = c_pen + f_pen
+    else:
+        # fine-only: EE has no coarse branch left to defer to, so Eq. (9)'s residual term applies
+        # whatever the event and trigger mismatch.
+        if cfg.variant == "fine":
+            f_pen = w.lambda_f * (1.0 - f_full)
+        coarse, fine, penalty = _single_level(
+            cfg.variant, coarse, c_pen, w.w_e + w.w_t, fine, f_pen, w.w_f
+        )
+    measured = {
+        "cov_e": cov_e,
+        "cov_t": cov_t,
+        "f_full": f_full,
+        "delta_e": delta_e,
+        "delta_t": delta_t,
+    }
+    return _result("ee", cfg, parsed, clean, coarse, fine, penalty, measured)
+
+
+def _slot_score(g: Units, p: Units, cfg: SFRConfig, parsed: bool, clean: bool) -> SFRResult:
+    matches = slot_matches(g, p, ok=parsed)
+    n = len(matches)
+    right = sum(ok for _, ok in matches)
+    acc = right / n if n else 1.0
+    # The coarse/fine/penalty split does not apply: the reward is the accuracy itself.
+    return _result(
+        "slot",
+        cfg,
+        parsed,
+        clean,
+        0.0,
+        acc,
+        0.0,
+        {"exact_acc": acc, "all_exact": float(right == n)},
     )
 
 
-_PARTS = {"ner": _ner_parts, "re": _re_parts, "ee": _ee_parts}
-
-
-def _combine(task: str, m: dict[str, float], coarse: tuple, fine: tuple, cfg: SFRConfig) -> tuple:
-    """(coarse, fine, penalty) of the configured variant; a single-level variant is rescaled so
-    that its positive weights sum to 1 (its penalties by the same factor)."""
-    c_reward, c_pen, c_weight = coarse
-    f_reward, f_pen, f_weight = fine
-    variant = cfg.variant
-    if variant == "sfr":
-        return c_reward, f_reward, c_pen + f_pen
-    if variant == "coarse":
-        scale = 1.0 / c_weight if c_weight > 0 else 1.0
-        return c_reward * scale, 0.0, c_pen * scale
-    # fine-only: EE has no coarse branch left to defer to, so Eq. (9)'s residual term applies
-    # whatever the event and trigger mismatch.
-    if task == "ee":
-        f_pen = cfg.ee.lambda_f * (1.0 - m["f_full"])
-    scale = 1.0 / f_weight if f_weight > 0 else 1.0
-    return 0.0, f_reward * scale, f_pen * scale
+_SCORERS = {"ner": _ner_score, "re": _re_score, "ee": _ee_score, "slot": _slot_score}
 
 
 def _empty_answer_floor(task: str, cfg: SFRConfig) -> float:
@@ -640,55 +727,15 @@ def score_units(
     >>> score_units(g, Units("re")).terms["djac_r"]
     1.0
     """
-    cfg = config or DEFAULT_CONFIG
     task = gold.task
     if pred.task != task:
         raise ValueError(f"gold units are {task!r} but predicted units are {pred.task!r}")
-    if task == "slot":
-        matches = slot_matches(gold, pred, ok=parsed)
-        n = len(matches)
-        right = sum(ok for _, ok in matches)
-        acc = right / n if n else 1.0
-        raw = acc if parsed else cfg.floor(task)
-        score = _clip(raw, cfg)
-        terms = {
-            "score": score,
-            "raw": raw,
-            "coarse": 0.0,
-            "fine": acc,
-            "penalty": 0.0,
-            "parsed": float(parsed),
-            "clean": float(clean and parsed),
-            "exact_acc": acc,
-            "all_exact": float(right == n),
-        }
-        return SFRResult(score, terms, task)
-    if task not in _PARTS:
+    scorer = _SCORERS.get(task)
+    if scorer is None:
         raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-    if not parsed:
+    if not parsed and task != "slot":
         pred = empty_units(task)
-    m, coarse_part, fine_part = _PARTS[task](gold, pred, cfg.weights(task), cfg.perfect_empty)
-    coarse, fine, penalty = _combine(task, m, coarse_part, fine_part, cfg)
-    raw = coarse + fine - penalty if parsed else cfg.floor(task)
-    score = _clip(raw, cfg)
-    terms = {
-        "score": score,
-        "raw": raw,
-        "coarse": coarse,
-        "fine": fine,
-        "penalty": penalty,
-        "parsed": 1.0 if parsed else 0.0,
-        "clean": 1.0 if clean and parsed else 0.0,
-    }
-    terms.update(m)
-    return SFRResult(score, terms, task)
-
-
-def _clip(x: float, cfg: SFRConfig) -> float:
-    if not cfg.clip:
-        return x
-    lo, hi = cfg.clip_range
-    return lo if x < lo else hi if x > hi else x
+    return scorer(gold, pred, config or DEFAULT_CONFIG, parsed, clean)
 
 
 DEFAULT_CONFIG = SFRConfig()
@@ -701,8 +748,7 @@ class GroundTruthError(ValueError):
     """A ground truth that is not a valid SFR ground truth (a data error, never a model error)."""
 
 
-@dataclass(frozen=True)
-class GroundTruth:
+class GroundTruth(NamedTuple):
     """What the reward needs about one prompt: task, schema, input text and gold units."""
 
     task: str
@@ -714,26 +760,29 @@ class GroundTruth:
     # The gold target's objects, so that a rollout equal to it skips unit extraction (None when
     # the ground truth carries no target, or its target does not parse back to the gold units).
     ref: Reference | None = None
+    # The result of an output equal to the gold target, per SFRConfig, filled as rollouts come
+    # (most rollouts of a trained model are the target itself); None: not cached.
+    perfect: dict[SFRConfig, SFRResult] | None = None
 
 
 def encode_ground_truth(ex: Any) -> str:
     """The ground-truth string of a canonical record, as EasyR1 / verl / TRL datasets carry it.
 
     A JSON object: ``format``, ``id``, ``task``, ``labels``, ``roles`` (EE), ``text`` (the input, which
-    the parser needs to split RE pairs), ``gold`` and ``target``, the SA target text (optional; it
-    lets rollouts equal to it skip unit extraction). ``gold`` is that target text when it parses
-    back to the record's units (one parse per prompt then yields both), else the gold units as
-    lists (``pairs`` / ``triples`` / ``groups`` / ``slots``), sorted so that equal records give
-    equal strings.
+    the parser needs to split RE pairs) and ``gold``: the SA target text when it parses back to the
+    record's units (one parse per prompt then yields the gold units, and rollouts equal to it skip
+    unit extraction), else the gold units as lists (``pairs`` / ``triples`` / ``groups`` /
+    ``slots``), sorted so that equal records give equal strings, with the SA target beside them as
+    ``target`` (a hint, trusted only when it parses to the same units).
 
     >>> ex = {"id": "1", "task": "ner", "labels": ["person"], "text": "Kevin",
     ...       "entities": [{"type": "person", "text": "Kevin", "start": 0, "end": 5}]}
-    >>> gt = json.loads(encode_ground_truth(ex))
-    >>> gt["gold"], gt["target"]
-    ('{"person": "Kevin"}', '{"person": "Kevin"}')
+    >>> json.loads(encode_ground_truth(ex))["gold"]
+    '{"person": "Kevin"}'
     >>> clash = {**ex, "text": "A | B", "entities": [{"type": "person", "text": "A | B"}]}
-    >>> json.loads(encode_ground_truth(clash))["gold"]
-    {'pairs': [['person', 'A | B']]}
+    >>> gt = json.loads(encode_ground_truth(clash))
+    >>> gt["gold"], gt["target"]
+    ({'pairs': [['person', 'A | B']]}, '{"person": "A | B"}')
     """
     from prouie.units import units_from_example
 
@@ -760,8 +809,9 @@ def encode_ground_truth(ex: Any) -> str:
         "roles": list(ex.get("roles") or []) if task == "ee" else [],
         "text": ex["text"],
         "gold": gold,
-        "target": target,
     }
+    if gold is not target:
+        obj["target"] = target  # a hint for a record whose gold had to be written as units
     return json.dumps(obj, ensure_ascii=False)
 
 
@@ -783,6 +833,12 @@ def decode_ground_truth(ground_truth: str | Mapping[str, Any]) -> GroundTruth:
 
 @lru_cache(maxsize=_GOLD_CACHE)
 def _decode_cached(ground_truth: str) -> GroundTruth:
+    try:
+        obj = orjson.loads(ground_truth)
+    except orjson.JSONDecodeError:
+        pass  # stricter than json (NaN, huge integers, lone surrogates): let json decide
+    else:
+        return _decode_obj(obj)
     try:
         obj = json.loads(ground_truth)
     except json.JSONDecodeError as exc:
@@ -855,7 +911,7 @@ def _decode_obj(obj: Any) -> GroundTruth:
         )
     if ref is not None and ref.units != units:
         ref = None  # a target that disagrees with the gold units is only a hint, never trusted
-    return GroundTruth(task, labels, roles, text, units, str(obj.get("id", "")), ref)
+    return GroundTruth(task, labels, roles, text, units, str(obj.get("id", "")), ref, {})
 
 
 def _units_of_target(
@@ -951,19 +1007,23 @@ def score_response(
 
 
 def _score(response: Any, ground_truth: str | Mapping[str, Any], cfg: SFRConfig) -> SFRResult:
-    gt = decode_ground_truth(ground_truth)
-    parsed = parse_output(response, gt.task, gt.labels, gt.roles or None, gt.text, gt.ref)
-    if gt.ref is not None and parsed.units is gt.ref.units and type(ground_truth) is str:
-        best = _perfect(ground_truth, cfg)  # the output is the gold target itself
-        return SFRResult(best.score, dict(best.terms), best.task)
+    gt = (
+        _decode_cached(ground_truth)
+        if type(ground_truth) is str
+        else decode_ground_truth(ground_truth)
+    )
+    ref = gt.ref
+    parsed = parse_output(response, gt.task, gt.labels, gt.roles, gt.text, ref)
+    if ref is not None and parsed.units is ref.units:
+        # The output is the gold target itself: its result is computed once per prompt.
+        cache = gt.perfect
+        best = cache.get(cfg) if cache is not None else None
+        if best is None:
+            best = score_units(gt.units, gt.units, cfg)
+            if cache is not None:
+                cache[cfg] = best
+        return _new_result((best.score, dict(best.terms), best.task))
     return score_units(gt.units, parsed.units, cfg, parsed=parsed.ok, clean=not parsed.problems)
-
-
-@lru_cache(maxsize=_GOLD_CACHE)
-def _perfect(ground_truth: str, cfg: SFRConfig) -> SFRResult:
-    # The result of a clean output whose units are the gold units, once per prompt.
-    gt = decode_ground_truth(ground_truth)
-    return score_units(gt.units, gt.units, cfg)
 
 
 @contextmanager

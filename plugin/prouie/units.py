@@ -15,7 +15,8 @@ rendering and parsing so the two can never disagree:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from functools import partial
 from typing import Any, NamedTuple
 
 from prouie.records import Example
@@ -28,9 +29,11 @@ KV_SEP = ": "
 _EMPTY: frozenset = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with a model output (or a target that cannot round-trip)."""
+class Problem(NamedTuple):
+    """One thing wrong with a model output (or a target that cannot round-trip).
+
+    A NamedTuple: outputs with problems are common in training, and a tuple is cheap to build.
+    """
 
     kind: str
     key: str | None = None
@@ -90,8 +93,28 @@ class Units(NamedTuple):
         return frozenset((e, r, a) for e, _, args in self.groups for r, a in args)
 
 
-# Positional construction straight through tuple.__new__, for the hot paths (all six fields).
-_new_units = Units._make
+# Positional construction straight through tuple.__new__, for the hot paths (all six fields):
+# NamedTuple's own __new__ is a Python function.
+_new_units = partial(tuple.__new__, Units)
+
+# frozenset views of schema tuples (labels, roles), kept per tuple object: a ground truth hands the
+# same tuples over for every rollout of its prompt. The entry holds the tuple itself, so its id
+# cannot be reused while the entry lives; lists are never kept, since they may change.
+_FROZEN: dict[int, tuple[tuple, frozenset]] = {}
+_FROZEN_MAX = 65536
+
+
+def _frozen(seq: Any) -> frozenset:
+    if type(seq) is not tuple:
+        return frozenset(seq)
+    hit = _FROZEN.get(id(seq))
+    if hit is not None and hit[0] is seq:
+        return hit[1]
+    if len(_FROZEN) >= _FROZEN_MAX:
+        _FROZEN.clear()
+    value = frozenset(seq)
+    _FROZEN[id(seq)] = (seq, value)
+    return value
 
 
 def empty_units(task: str, labels: list[str] | tuple[str, ...] = ()) -> Units:
@@ -174,7 +197,7 @@ def split_re_pair(pair: str, input_text: str | None = None) -> tuple[str, str] |
 
 
 def split_ee_group(
-    group: str, roles: frozenset[str] | set[str] | None = None
+    group: str, roles: Collection[str] | None = None
 ) -> tuple[str, list[tuple[str, str]]] | None:
     """Split ``"TRIGGER: ROLE: argument; ROLE: argument"`` into the trigger and its pairs.
 
@@ -237,7 +260,7 @@ def units_from_obj(
     """
     problems: list[Problem] = []
     # A short schema is searched as it is (no set to build per call); a long one as a set.
-    known = labels if len(labels) <= 24 else frozenset(labels)
+    known = labels if len(labels) <= 24 else _frozen(labels)
     # A CM output lists every label in schema order: one C-level comparison then vouches for all
     # its keys, instead of a membership test per key.
     all_known = len(obj) == len(labels) and list(obj) == list(labels)
@@ -303,7 +326,8 @@ def units_from_obj(
         ), problems
     if task != "ee":
         raise ValueError(f"unknown task {task!r}")
-    role_set = frozenset(roles) if roles else None
+    # Roles are searched like labels: a short list as it is, a long one as a set.
+    role_set = (roles if len(roles) <= 24 else _frozen(roles)) if roles else None
     groups: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for key, value in obj.items():
         if type(value) is str and (all_known or key in known):
