@@ -215,28 +215,32 @@ def split_ee_group(
         if len(pieces) > 1:
             return None
         return first, []
-    if roles:
-        # The trigger ends at the first ": " that is followed by a known role.
-        pos = cut
+    role, sep, arg = first[cut + 2 :].partition(KV_SEP)
+    if roles and not (sep and role in roles):
+        # The trigger ends at the first ": " that is followed by a known role (and its ": ").
+        pos = first.find(KV_SEP, cut + 1)
         while pos >= 0:
-            role = first[pos + 2 :].partition(KV_SEP)[0]
-            if role in roles and KV_SEP in first[pos + 2 :]:
-                cut = pos
+            r, s, a = first[pos + 2 :].partition(KV_SEP)
+            if s and r in roles:
+                cut, role, sep, arg = pos, r, s, a
                 break
             pos = first.find(KV_SEP, pos + 1)
-    trigger, rest = first[:cut], first[cut + 2 :]
-    pairs: list[tuple[str, str]] = []
-    for piece in [rest, *pieces[1:]]:
+    if not sep:
+        return None
+    pairs = [(role, arg)]
+    for i in range(1, len(pieces)):
+        piece = pieces[i]
         role, sep, arg = piece.partition(KV_SEP)
-        if roles and (not sep or role not in roles) and pairs:
-            # "; " inside an argument: glue the piece back onto the previous argument.
+        if sep and (not roles or role in roles):
+            pairs.append((role, arg))
+        elif roles:
+            # "; " inside an argument: glue the piece back onto the previous argument. (So with
+            # roles known, only the first pair can have a role outside them.)
             prev_role, prev_arg = pairs[-1]
             pairs[-1] = (prev_role, prev_arg + ARG_SEP + piece)
-            continue
-        if not sep:
+        else:
             return None
-        pairs.append((role, arg))
-    return trigger, pairs
+    return first[:cut], pairs
 
 
 def units_from_obj(
@@ -311,15 +315,18 @@ def units_from_obj(
             for part in (
                 _unique_parts(key, value.split(SEP), problems) if SEP in value else (value,)
             ):
-                pair = split_re_pair(part, input_text)
-                if pair is None or not pair[0] or not pair[1]:
+                head, sep, tail = part.partition(PAIR_SEP)
+                if sep and PAIR_SEP in tail:  # more than one ", ": let the input decide
+                    head, tail = split_re_pair(part, input_text)  # type: ignore[misc]
+                if not sep or not head or not tail:
                     problems.append(Problem("malformed_pair", key, part))
                     continue
                 if check:
-                    for side in pair:
-                        if side not in input_text:
-                            problems.append(Problem("not_substring", key, side))
-                triples.add((key, *pair))
+                    if head not in input_text:
+                        problems.append(Problem("not_substring", key, head))
+                    if tail not in input_text:
+                        problems.append(Problem("not_substring", key, tail))
+                triples.add((key, head, tail))
                 types.add(key)
         return _new_units(
             (task, frozenset(types), _EMPTY, frozenset(triples), _EMPTY, ())
@@ -349,10 +356,10 @@ def units_from_obj(
                 for _, arg in args:
                     if arg not in input_text:
                         problems.append(Problem("not_substring", key, arg))
-            if role_set is not None:
-                for r, _ in args:
-                    if r not in role_set:
-                        problems.append(Problem("malformed_group", key, f"unknown role {r!r}"))
+            # split_ee_group glues a piece whose role is unknown onto the argument before it, so
+            # only the first pair can have one.
+            if role_set is not None and args and args[0][0] not in role_set:
+                problems.append(Problem("malformed_group", key, f"unknown role {args[0][0]!r}"))
             got = groups.get((key, trigger))
             if got is None:
                 groups[(key, trigger)] = set(args)
