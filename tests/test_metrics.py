@@ -6,6 +6,8 @@ import json
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prouie.metrics import (
     Counts,
     Evaluator,
@@ -15,7 +17,7 @@ from prouie.metrics import (
     slot_matches,
     unit_sets,
 )
-from prouie.parsing import parse_output
+from prouie.parsing import Parsed, parse_output
 from prouie.units import Units, units_from_example
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.metrics.sequence_labeling import get_entities
@@ -466,3 +468,34 @@ def test_ner_f1_agrees_with_seqeval_on_synthetic_tags(seed: int) -> None:
     kept, f1 = _compare_with_seqeval(sentences, seed=seed)
     assert kept == len(sentences)  # distinct tokens: every sentence qualifies
     assert 0.3 < f1 < 0.95
+
+
+# The strict path of Evaluator.add counts inline; sentence_counts goes through unit_sets and the
+# Units properties. Both must count alike on any units, repeated event types and shared pairs too.
+_s = st.sampled_from(["a", "b", "c"])
+_ee_groups = st.frozensets(
+    st.tuples(_s, _s, st.frozensets(st.tuples(_s, _s), max_size=3)), max_size=4
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _ee_groups,
+    _ee_groups,
+    st.frozensets(st.tuples(_s, _s, _s), max_size=4),
+    st.frozensets(st.tuples(_s, _s, _s), max_size=4),
+)
+def test_inline_counts_agree_with_sentence_counts(gg, pg, gr, pr) -> None:
+    cases = [
+        (Units("ee", groups=gg), Units("ee", groups=pg)),
+        (Units("re", triples=gr), Units("re", triples=pr)),
+        (
+            Units("ner", pairs=frozenset(t[:2] for t in gr)),
+            Units("ner", pairs=frozenset(t[:2] for t in pr)),
+        ),
+    ]
+    for gold, pred in cases:
+        ev = Evaluator()
+        ev.add("d", gold, Parsed(pred, [], True))
+        got = ev.scores[gold.task]["d"].counts
+        assert got == sentence_counts(gold, pred)

@@ -250,9 +250,19 @@ class Evaluator:
         else:
             gg, pg = gold.groups, pred.groups
             _bump(counts["trigger"], {(e, t) for e, t, _ in gg}, {(e, t) for e, t, _ in pg})
-            g = {(e, r, a) for e, _, args in gg for r, a in args}
-            p = {(e, r, a) for e, _, args in pg for r, a in args}
+            # Argument units are (event type, role, argument): counted per event type on the
+            # groups' own (role, argument) sets, without building a triple for every pair.
+            g_args, p_args = _args_by_event(gg), _args_by_event(pg)
             acc = counts["argument"]
+            tp = 0
+            for event, args in p_args.items():
+                got = g_args.get(event)
+                if got is not None:
+                    tp += len(got & args)
+            acc.tp += tp
+            acc.pred += sum(map(len, p_args.values()))
+            acc.gold += sum(map(len, g_args.values()))
+            return
         acc.tp += len(g & p)
         acc.pred += len(p)
         acc.gold += len(g)
@@ -291,6 +301,15 @@ class Evaluator:
                 "micro": _micro(task, by_ds.values()),
             }
         return {"matching": "loose" if self.loose_match else "strict", "tasks": tasks}
+
+
+def _args_by_event(groups: frozenset) -> dict[str, frozenset]:
+    """The (role, argument) pairs of all trigger groups of each event type."""
+    by: dict[str, frozenset] = {}
+    for event, _, args in groups:
+        got = by.get(event)
+        by[event] = args if got is None else got | args
+    return by
 
 
 def _bump(acc: Counts, gold: frozenset | set, pred: frozenset | set) -> None:
