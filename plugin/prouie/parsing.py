@@ -83,7 +83,8 @@ _JSON_WS = " \t\n\r"
 _OTHER_JSON = frozenset('["-0123456789')  # first characters of JSON values other than objects
 _LITERALS = frozenset(("true", "false", "null"))
 _THINK = re.compile(r"<think>.*?</think>", re.S)
-_FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\r?\n?(.*?)(```|\Z)", re.S)
+_FENCE_MARK = "```"
+_FENCE_INFO = re.compile(r"[ \t]*[A-Za-z0-9_+-]*[ \t]*\r?\n?")  # what follows an opening ```
 # How many "{" positions the slow path tries before it falls back to repairing from the first one;
 # bounds the work on long outputs full of braces.
 _MAX_STARTS = 8
@@ -172,7 +173,7 @@ def parse_output(
     try:
         obj = _fast_loads(text)
     except ValueError:
-        return _slow(text, task, labels, roles, input_text)
+        return _slow(text, task, labels, roles, input_text, tried=True)
     try:
         if type(obj) is not dict:  # pragma: no cover - text starting with "{" decodes to a dict
             return _finish(obj, [], task, labels, roles, input_text)
@@ -234,9 +235,10 @@ def _slow(
     labels: list[str] | tuple[str, ...],
     roles: list[str] | tuple[str, ...] | None,
     input_text: str | None,
+    tried: bool = False,
 ) -> Parsed:
     try:
-        obj, problems = _locate(text)
+        obj, problems = _locate(text, tried)
         return _finish(obj, problems, task, labels, roles, input_text)
     except Exception as exc:  # pragma: no cover - a bug guard: parsing must never raise
         return _internal_error(exc, task, labels)
@@ -270,8 +272,9 @@ def _finish(
     return Parsed(empty_units(task, labels), problems, False)
 
 
-def _locate(text: Any) -> tuple[Any, list[Problem]]:
-    """Find and decode the JSON object in an output that is not plain JSON."""
+def _locate(text: Any, tried: bool = False) -> tuple[Any, list[Problem]]:
+    """Find and decode the JSON object in an output that is not plain JSON (``tried``: orjson
+    already failed on ``text`` as it is)."""
     if not isinstance(text, str):
         return None, [Problem("unparseable", None, f"not a string: {type(text).__name__}")]
     problems: list[Problem] = []
@@ -284,9 +287,24 @@ def _locate(text: Any) -> tuple[Any, list[Problem]]:
         problems.append(Problem("unparseable", None, "empty output"))
         return None, problems
     body = s.strip(_JSON_WS)
-    if (body[:1] == "{" and body[-1:] == "}") or body[:1] in _OTHER_JSON or body in _LITERALS:
+    if body[:1] == "{" and body[-1:] == "}":
         # Valid JSON once the wrapping is gone (a <think> block, the common ```json fence, blank
-        # lines) needs no search; valid JSON that is not an object is reported as such.
+        # lines) needs no search. orjson alone here: what it cannot read plainly, json's raw_decode
+        # below reads (duplicate keys and all) or explains.
+        if not (tried and s is text):
+            try:
+                obj = _fast_loads(body)
+            except ValueError:
+                obj = None
+            if (
+                type(obj) is dict
+                and "\\" not in body
+                and body.count('"') == 4 * len(obj)
+                and all(type(v) is str for v in obj.values())
+            ):
+                return obj, problems
+    elif body[:1] in _OTHER_JSON or body in _LITERALS:
+        # Valid JSON that is not an object is reported as such.
         try:
             return _decode_checked(body), problems
         except (ValueError, RecursionError):
@@ -296,7 +314,7 @@ def _locate(text: Any) -> tuple[Any, list[Problem]]:
         problems.append(Problem("unparseable", None, "no JSON object in the output"))
         return None, problems
     try:
-        # A complete object with text around it (chatter before or after the answer).
+        # A complete object, alone or with text around it (chatter before or after the answer).
         obj, obj_end = _raw_decode(s, first)
     except (ValueError, RecursionError):
         obj = None
@@ -317,8 +335,9 @@ def _locate(text: Any) -> tuple[Any, list[Problem]]:
             obj = {}  # cut off before its first complete member: an object with nothing in it
     else:
         # A complete object somewhere: text around it is extra. A closed but invalid first object
-        # (a format sketch before the answer, say) gives way to a later valid one.
-        start, tries = first, 0
+        # (a format sketch before the answer, say) gives way to a later valid one. (The first "{"
+        # was tried above.)
+        start, tries = s.find("{", first + 1), 1
         while start >= 0 and tries < _MAX_STARTS:
             tries += 1
             try:
@@ -379,15 +398,25 @@ def _strip_think(s: str, problems: list[Problem]) -> str:
 
 
 def _unfence(s: str, problems: list[Problem]) -> str:
-    for m in _FENCE.finditer(s):
-        body = m.group(1)
+    # The first fenced block holding a "{": its info string (```json) is skipped, and its body runs
+    # to the next ``` or, for a fence never closed, to the end. (str.find, not a lazy regex: the
+    # body of a long answer would be matched a character at a time.)
+    pos = s.find(_FENCE_MARK)
+    while pos >= 0:
+        start = _FENCE_INFO.match(s, pos + 3).end()  # type: ignore[union-attr]
+        close = s.find(_FENCE_MARK, start)
+        end = close + 3 if close >= 0 else len(s)
+        body = s[start:close] if close >= 0 else s[start:]
         if "{" in body:
-            if not m.group(2):
+            if close < 0:
                 problems.append(Problem("truncated", None, "unclosed code fence"))
-            outside = (s[: m.start()] + s[m.end() :]).strip()
+            outside = (s[:pos] + s[end:]).strip()
             detail = "code fence" if not outside else "code fence and text around it"
             problems.append(Problem("extra_text", None, detail))
             return body
+        if close < 0:
+            break
+        pos = s.find(_FENCE_MARK, end)
     return s
 
 
@@ -436,7 +465,9 @@ def _close(
     """Close a cut-off object by hand, keeping what was complete; None when that fails.
 
     First the open string and containers are closed (a value cut mid-way is kept as written); then
-    the object is cut at its last top-level comma (a key or value cut mid-way is dropped).
+    the object is cut at its last top-level comma (a key or value cut mid-way is dropped). Cut off
+    at its first key, it keeps that key, with an empty value, only when the key and its colon are
+    whole.
     """
     closing = "".join(reversed(stack))
     body = candidate
@@ -449,6 +480,13 @@ def _close(
         attempts = [body.rstrip().rstrip(",") + closing]
     if last_comma >= 0:
         attempts.append(candidate[:last_comma] + "}")
+    else:
+        cut = _FIRST_KEY_CUT.match(candidate)
+        if cut:
+            # Cut off at its first key: a whole key and its colon stand with an empty value (a key
+            # outside the schema is still worth reporting), anything less is nothing.
+            key = cut.group("key")
+            return {_decode(key): ""} if key and cut.group("colon") else {}
     for attempt in attempts:
         try:
             obj = _decode(attempt)
@@ -459,6 +497,11 @@ def _close(
     return None
 
 
+# An object cut off inside its first key, or right after it (and its colon).
+_FIRST_KEY_CUT = re.compile(
+    r'\{[ \t\n\r]*(?:(?P<key>"(?:[^"\\]|\\.)*+")[ \t\n\r]*(?P<colon>:)?[ \t\n\r]*'
+    r'|"(?:[^"\\]|\\.)*+)?\Z'
+)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 
 
