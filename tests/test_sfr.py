@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 from dataclasses import asdict
@@ -271,6 +272,25 @@ def test_greedy_fallback_beyond_the_exact_matching_limit() -> None:
         frozenset({("r", "5"), ("r", "1")}),
     ]
     assert sfr._max_overlap(g, p) == 4
+
+
+_arg_sets = st.lists(
+    st.frozensets(st.tuples(st.sampled_from("rs"), st.sampled_from("abcd")), max_size=4),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_arg_sets, _arg_sets)
+def test_max_overlap_is_the_best_one_to_one_matching(gold: list, pred: list) -> None:
+    # Brute force over every one-to-one matching of the smaller side into the larger.
+    small, large = (gold, pred) if len(gold) <= len(pred) else (pred, gold)
+    best = max(
+        sum(len(g & large[j]) for g, j in zip(small, perm, strict=True))
+        for perm in itertools.permutations(range(len(large)), len(small))
+    )
+    assert sfr._max_overlap(gold, pred) == best
 
 
 # ----------------------------------------------------------------------------- slot

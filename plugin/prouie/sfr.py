@@ -353,10 +353,15 @@ def _max_overlap(gold: list[frozenset], pred: list[frozenset]) -> int:
     """Largest total role-argument overlap over one-to-one matchings of trigger groups."""
     if len(gold) > len(pred):
         gold, pred = pred, gold
-    if len(gold) == 1:
+    if len(gold) == 1:  # the common cases first: one trigger of the type on a side
         g = gold[0]
+        if len(pred) == 1:
+            return len(g & pred[0])
         return max(len(g & p) for p in pred)
     weights = [[len(g & p) for p in pred] for g in gold]
+    if len(pred) == 2:  # two on each side: straight or crossed
+        (a, b), (c, d) = weights
+        return max(a + d, b + c)
     if len(gold) > _EXACT_MATCHING_LIMIT:
         return _greedy_overlap(weights)
     # Exact maximum-weight matching by dynamic programming over the subsets of the smaller side;
