@@ -11,7 +11,8 @@ Markdown fence, a cut-off answer, prose without JSON). It prints, per task:
   is decoded once, then reused for its rollouts, as in training), and the ratio of its time to
   ``json.loads`` of the same outputs (the target is at most 3);
 - the same through ``score_response``, the entry every framework adapter calls;
-- the two halves apart: ``parse_output`` alone and ``score_units`` on already parsed units.
+- the two halves apart: ``parse_output`` alone and ``score_units`` on already parsed units;
+- for RE, the floor: the least work any RE SFR must do (see ``re_floor``), for scale.
 
 Every time is the best of three runs (the machine may be shared).
 
@@ -194,6 +195,7 @@ def bench_task(task: str, prompts: int, k: int, seed: int) -> None:
     t_cached = cold(sfr_cached)
     t_parse = min(_time(parse_only) for _ in range(3))
     t_units = cold(score_only)
+    t_floor = min(_time(re_floor(pairs)) for _ in range(3)) if task == "re" else None
     n = len(pairs)
     distinct = len(set(pairs))
     print(
@@ -203,6 +205,76 @@ def bench_task(task: str, prompts: int, k: int, seed: int) -> None:
         f"        of which parse_output  {n / t_parse:>9,.0f}/s  ratio to json.loads {t_parse / t_json:5.1f}\n"
         f"        of which score_units   {n / t_units:>9,.0f}/s  ratio to json.loads {t_units / t_json:5.1f}"
     )
+    if t_floor is not None:
+        print(
+            f"      floor (see re_floor)     {n / t_floor:>9,.0f}/s  ratio to json.loads {t_floor / t_json:5.1f}"
+        )
+
+
+def re_floor(pairs: list[tuple[str, str]]) -> Callable[[], object]:
+    """The least work any RE SFR must do per rollout, for scale: decode (orjson), split the
+    triples, the six set measures of Eq. (8) and the sub-score dict, with the gold sets
+    precomputed, no problem classification, no ground-truth decoding, and malformed outputs
+    scored as empty instead of repaired. Not a reward: a lower bound on one."""
+    import orjson
+
+    jobs = []
+    for out, gt in pairs:
+        g = sfr.decode_ground_truth(gt).units
+        jobs.append((out, g.types, g.triples, g.heads, g.tails))
+
+    def run() -> list[dict[str, float]]:
+        results = []
+        for out, gt_, gr, gh, ga in jobs:
+            try:
+                obj = orjson.loads(out)
+            except orjson.JSONDecodeError:
+                obj = {}
+            if type(obj) is not dict:
+                obj = {}
+            pr: set[tuple[str, str, str]] = set()
+            pt: set[str] = set()
+            for k, v in obj.items():
+                if v and type(v) is str:
+                    for part in v.split(" | "):
+                        h, _, t = part.partition(", ")
+                        pr.add((k, h, t))
+                        pt.add(k)
+            ph = {(t, h) for t, h, _ in pr}
+            pa = {(t, a) for t, _, a in pr}
+            it, ir, ih, ia = len(gt_ & pt), len(gr & pr), len(gh & ph), len(ga & pa)
+            ng, npt, ngr, npr = len(gt_), len(pt), len(gr), len(pr)
+            cov_t = it / ng if ng else 0.0
+            f1_h = 2 * ih / (len(gh) + len(ph)) if gh or ph else 1.0
+            f1_a = 2 * ia / (len(ga) + len(pa)) if ga or pa else 1.0
+            f1_r = 2 * ir / (ngr + npr) if ngr + npr else 1.0
+            u_t, u_r = ng + npt - it, ngr + npr - ir
+            djac_t = 1 - it / u_t if u_t else 1.0
+            djac_r = 1 - ir / u_r if u_r else 1.0
+            coarse, fine = 0.05 * cov_t, 0.1 * f1_h + 0.1 * f1_a + 0.75 * f1_r**1.3
+            penalty = 0.15 * djac_t + 0.25 * djac_r
+            raw = coarse + fine - penalty
+            score = 0.0 if raw < 0 else 1.0 if raw > 1 else raw
+            results.append(
+                {
+                    "score": score,
+                    "raw": raw,
+                    "coarse": coarse,
+                    "fine": fine,
+                    "penalty": penalty,
+                    "parsed": 1.0,
+                    "clean": 1.0,
+                    "cov_t": cov_t,
+                    "f1_h": f1_h,
+                    "f1_a": f1_a,
+                    "f1_r": f1_r,
+                    "djac_t": djac_t,
+                    "djac_r": djac_r,
+                }
+            )
+        return results
+
+    return run
 
 
 def bench_phase2(prompts: int, k: int, seed: int) -> None:
