@@ -7,7 +7,8 @@ endings, duplicate keys, single quotes) for synthetic sentences, then times in o
 - baseline: ``json.loads`` of every output string (failures caught);
 - score: ``parse_output`` + ``Evaluator.add`` for every output, gold units computed beforehand
   (they belong to the data, not to the outputs: a reward or an evaluation computes them once);
-- score+gold: the same with gold units computed from the records inside the timed loop.
+- score+gold: the same with gold units computed from the records inside the timed loop;
+- floor: the least any evaluation that classifies problems must do (one flat loop, no repair).
 
 Prints the ratios; the target for ``score`` is at most 3x the baseline.
 
@@ -273,16 +274,79 @@ def main() -> None:
         for (ds, *_, gold, _), p in zip(jobs, parsed, strict=True):
             ev.add(ds, gold, p)
 
+    def floor() -> tuple[int, int, int, int]:
+        # The least any evaluation that classifies problems must do, for scale: decode (orjson),
+        # split values into units, check keys, values and substrings, count matches. One flat
+        # loop, problems as plain tuples, no repair (a malformed output counts as empty).
+        import orjson
+
+        tp = n_pred = n_gold = n_problems = 0
+        for _, task, labels, roles, text, gold, out in jobs:
+            problems: list[tuple[str, ...]] = []
+            try:
+                obj = orjson.loads(out)
+            except orjson.JSONDecodeError:
+                obj = {}
+                problems.append(("unparseable",))
+            if type(obj) is not dict:
+                obj = {}
+            pred: set[tuple[str, ...]] = set()
+            for k, v in obj.items():
+                if k not in labels:
+                    problems.append(("unknown_key", k))
+                    continue
+                if type(v) is not str:
+                    problems.append(("non_string_value", k))
+                    continue
+                if not v:
+                    continue
+                parts = v.split(" | ")
+                if len(parts) > 1 and len(set(parts)) != len(parts):
+                    problems.append(("duplicate_value", k))
+                for part in parts:
+                    if task == "ner":
+                        if part not in text:
+                            problems.append(("not_substring", k, part))
+                        pred.add((k, part))
+                    elif task == "re":
+                        h, sep, t = part.partition(", ")
+                        if not sep or not h or not t:
+                            problems.append(("malformed_pair", k, part))
+                            continue
+                        if h not in text:
+                            problems.append(("not_substring", k, h))
+                        if t not in text:
+                            problems.append(("not_substring", k, t))
+                        pred.add((k, h, t))
+                    else:
+                        pieces = part.split("; ")
+                        trigger, _, pieces[0] = pieces[0].partition(": ")
+                        if trigger not in text:
+                            problems.append(("not_substring", k, trigger))
+                        for piece in pieces:
+                            r, _, a = piece.partition(": ")
+                            if roles and r not in roles:
+                                problems.append(("malformed_group", k, r))
+                            if a not in text:
+                                problems.append(("not_substring", k, a))
+                            pred.add((k, r, a))
+            g = gold.pairs if task == "ner" else gold.triples if task == "re" else gold.arguments
+            tp += len(g & pred)
+            n_pred += len(pred)
+            n_gold += len(g)
+            n_problems += len(problems)
+        return tp, n_pred, n_gold, n_problems
+
     # Rounds interleave every variant so that a busy moment on a shared machine hits them alike; each
     # variant keeps its fastest round.
-    variants = [baseline, score, score_with_gold, stage_decode, stage_units, stage_add]
+    variants = [baseline, score, score_with_gold, stage_decode, stage_units, stage_add, floor]
     times = [float("inf")] * len(variants)
     for _ in range(args.repeat):
         for i, fn in enumerate(variants):
             t0 = time.perf_counter()
             fn()
             times[i] = min(times[i], time.perf_counter() - t0)
-    t_base, t_score, t_gold, t_decode, t_units, t_add = times
+    t_base, t_score, t_gold, t_decode, t_units, t_add, t_floor = times
     ev = score()
     res = ev.result()["tasks"]
     bad = sum(d["outputs_with_problems"] for t in res.values() for d in t["datasets"].values())
@@ -301,6 +365,9 @@ def main() -> None:
     print(
         f"  stages: decode (repairs included) {t_decode / t_base:.2f}x, units_from_obj "
         f"{t_units / t_base:.2f}x, Evaluator.add {t_add / t_base:.2f}x"
+    )
+    print(
+        f"floor (see floor())  : {t_floor:.3f} s ({t_floor / args.n * 1e6:.2f} us/output)  ratio {t_floor / t_base:.2f}x"
     )
     for task, t in res.items():
         scores = {m: round(100 * t["micro"][m]["f1"], 2) for m in t["metrics"]}
