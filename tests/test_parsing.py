@@ -96,6 +96,22 @@ def test_truncated_output_keeps_what_was_written(text: str, pairs: set) -> None:
     assert kinds(p).count("truncated") == 1
 
 
+@pytest.mark.parametrize(
+    ("text", "keys"),
+    [
+        ('{"pers', []),  # cut inside the first key: nothing was complete
+        ('{"person"', []),
+        ('{"weapon": ', ["weapon"]),  # a whole key and its colon: kept, and reported unknown
+        ('{"a\\x": ', ["a\\x"]),  # an invalid escape in it: left to the repair, never an error
+    ],
+)
+def test_output_cut_at_its_first_key(text: str, keys: list[str]) -> None:
+    p = ner(text)
+    assert p.ok and kinds(p)[0] == "truncated"
+    assert [q.key for q in p.problems if q.kind == "unknown_key"] == keys
+    assert not any(q.detail.startswith("internal error") for q in p.problems)
+
+
 def test_duplicate_key_is_reported_and_last_value_wins() -> None:
     p = ner('{"person": "Kevin", "location": "Paris", "person": "Therese"}')
     assert p.ok

@@ -486,7 +486,12 @@ def _close(
             # Cut off at its first key: a whole key and its colon stand with an empty value (a key
             # outside the schema is still worth reporting), anything less is nothing.
             key = cut.group("key")
-            return {_decode(key): ""} if key and cut.group("colon") else {}
+            if not (key and cut.group("colon")):
+                return {}
+            try:
+                return {_decode(key): ""}
+            except ValueError:
+                pass  # an invalid escape in the key: the repair below has its say
     for attempt in attempts:
         try:
             obj = _decode(attempt)
