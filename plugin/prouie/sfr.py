@@ -619,22 +619,10 @@ def _ee_score(g: Units, p: Units, cfg: SFRConfig, parsed: bool, clean: bool) -> 
     w = cfg.ee
     pe = cfg.perfect_empty
     ge, gt, by_type_g, n_gold = _ee_gold_views(g)
-    by_type_p: dict[str, list[frozenset]] = {}
-    pt = set()
-    n_pred = 0
-    for event, trigger, args in p.groups:
-        got = by_type_p.get(event)
-        if got is None:
-            by_type_p[event] = [args]
-        else:
-            got.append(args)
-        pt.add((event, trigger))
-        n_pred += len(args)
+    by_type_p, n_pred = _by_event_type(p)
+    pt = {(e, t) for e, t, _ in p.groups}
     n_ge, n_pe = len(ge), len(by_type_p)
-    i_e = 0
-    for e in by_type_p:
-        if e in ge:
-            i_e += 1
+    i_e = sum(1 for e in by_type_p if e in ge)
     n_gt, n_pt = len(gt), len(pt)
     i_t = len(gt & pt) if n_pt else 0
     f_full = _aligned_f1(by_type_g, n_gold, by_type_p, n_pred)
