@@ -315,12 +315,11 @@ def units_from_obj(
             for part in (
                 _unique_parts(key, value.split(SEP), problems) if SEP in value else (value,)
             ):
-                head, sep, tail = part.partition(PAIR_SEP)
-                if sep and PAIR_SEP in tail:  # more than one ", ": let the input decide
-                    head, tail = split_re_pair(part, input_text)  # type: ignore[misc]
-                if not sep or not head or not tail:
+                pair = split_re_pair(part, input_text)
+                if pair is None or not pair[0] or not pair[1]:
                     problems.append(Problem("malformed_pair", key, part))
                     continue
+                head, tail = pair
                 if check:
                     if head not in input_text:
                         problems.append(Problem("not_substring", key, head))
