@@ -127,13 +127,8 @@ def reference(
     for target in targets:
         # Only plain JSON objects of string values (quote count proves no duplicate key) whose
         # units come with no problem: exactly the outputs parse_output's fast path returns as is.
-        if type(target) is not str or target[:1] != "{":
-            continue
-        try:
-            obj = _fast_loads(target)
-        except ValueError:
-            continue
-        if type(obj) is not dict or "\\" in target or target.count('"') != 4 * len(obj):
+        obj = _plain_object(target) if type(target) is str and target[:1] == "{" else None
+        if obj is None:
             continue
         got, problems = units_from_obj(obj, task, labels, roles, input_text)
         if problems or (units is not None and got != units):
@@ -177,9 +172,8 @@ def parse_output(
     try:
         if type(obj) is not dict:  # pragma: no cover - text starting with "{" decodes to a dict
             return _finish(obj, [], task, labels, roles, input_text)
-        # A flat object of string values whose text has no backslash holds exactly 4 quotes per
-        # key; then orjson's reading is json's, and no key occurred twice (both decoders would
-        # keep only the last value without a word). Anything else is read again by json.
+        # The rule of _plain_object, with its value check put off until a problem calls for it:
+        # anything else is read again by json.
         plain = "\\" not in text and text.count('"') == 4 * len(obj)
         if not plain:
             return _finish(_json_reading(text, obj), [], task, labels, roles, input_text)
@@ -292,16 +286,8 @@ def _locate(text: Any, tried: bool = False) -> tuple[Any, list[Problem]]:
         # lines) needs no search. orjson alone here: what it cannot read plainly, json's raw_decode
         # below reads (duplicate keys and all) or explains.
         if not (tried and s is text):
-            try:
-                obj = _fast_loads(body)
-            except ValueError:
-                obj = None
-            if (
-                type(obj) is dict
-                and "\\" not in body
-                and body.count('"') == 4 * len(obj)
-                and all(type(v) is str for v in obj.values())
-            ):
+            obj = _plain_object(body)
+            if obj is not None:
                 return obj, problems
     elif body[:1] in _OTHER_JSON or body in _LITERALS:
         # Valid JSON that is not an object is reported as such.
@@ -362,23 +348,35 @@ def _locate(text: Any, tried: bool = False) -> tuple[Any, list[Problem]]:
     return obj, problems
 
 
-def _decode_checked(s: str) -> Any:
-    """``s`` decoded, duplicate keys recorded (see :class:`_DupDict`); raises ValueError.
+def _plain_object(s: str) -> dict[str, Any] | None:
+    """orjson's reading of ``s`` when it is provably json's, else None.
 
-    orjson first; the json module (with the key-counting hook) when orjson refuses the text or
-    when the quote count cannot rule out a duplicate key (see :func:`parse_output`).
+    A flat object of string values whose text has no backslash holds exactly 4 quotes per key;
+    then orjson reads it as json does, and no key occurred twice (both decoders would keep only
+    the last value without a word).
     """
-    if type(s) is not str:
-        return _decode(s)  # json says what is wrong with it
     try:
         obj = _fast_loads(s)
     except ValueError:
-        return _decode(s)
-    if type(obj) is dict and (
-        "\\" in s or s.count('"') != 4 * len(obj) or any(type(v) is not str for v in obj.values())
+        return None
+    if (
+        type(obj) is dict
+        and "\\" not in s
+        and s.count('"') == 4 * len(obj)
+        and all(type(v) is str for v in obj.values())
     ):
-        return _decode(s)
-    return obj
+        return obj
+    return None
+
+
+def _decode_checked(s: str) -> Any:
+    """``s`` decoded, duplicate keys recorded (see :class:`_DupDict`); raises ValueError.
+
+    orjson when :func:`_plain_object` vouches for its reading, the json module (with the
+    key-counting hook) otherwise.
+    """
+    obj = _plain_object(s) if type(s) is str else None
+    return obj if obj is not None else _decode(s)
 
 
 def _strip_think(s: str, problems: list[Problem]) -> str:
