@@ -218,6 +218,7 @@ def re_floor(pairs: list[tuple[str, str]]) -> Callable[[], object]:
     scored as empty instead of repaired. Not a reward: a lower bound on one."""
     import orjson
 
+    w = sfr.DEFAULT_CONFIG.re  # the A.3 weights SFR itself uses
     jobs = []
     for out, gt in pairs:
         g = sfr.decode_ground_truth(gt).units
@@ -251,8 +252,9 @@ def re_floor(pairs: list[tuple[str, str]]) -> Callable[[], object]:
             u_t, u_r = ng + npt - it, ngr + npr - ir
             djac_t = 1 - it / u_t if u_t else 1.0
             djac_r = 1 - ir / u_r if u_r else 1.0
-            coarse, fine = 0.05 * cov_t, 0.1 * f1_h + 0.1 * f1_a + 0.75 * f1_r**1.3
-            penalty = 0.15 * djac_t + 0.25 * djac_r
+            coarse = w.w_t * cov_t
+            fine = w.w_h * f1_h + w.w_a * f1_a + w.w_r * f1_r**w.gamma
+            penalty = w.lambda_t * djac_t + w.lambda_r * djac_r
             raw = coarse + fine - penalty
             score = 0.0 if raw < 0 else 1.0 if raw > 1 else raw
             results.append(
