@@ -198,27 +198,19 @@ def test_chat_format_matches_llamafactory_qwen3_nothink(tiny_model: Path) -> Non
 @pytest.mark.framework
 def test_predict_then_evaluate_with_a_tiny_model_on_cpu(tiny_model: Path, tmp_path: Path) -> None:
     data = write_jsonl(tmp_path / "records.jsonl", RECORDS)
+
+    def predict(out: Path, *extra: str) -> int:
+        return main(
+            [
+                "predict",
+                *("--model", str(tiny_model), "--data", str(data), "--out", str(out)),
+                *("--backend", "transformers", "--max-new-tokens", "24"),
+                *("--quiet", "--dtype", "float32", *extra),
+            ]
+        )
+
     preds = tmp_path / "preds.jsonl"
-    rc = main(
-        [
-            "predict",
-            "--model",
-            str(tiny_model),
-            "--data",
-            str(data),
-            "--out",
-            str(preds),
-            "--backend",
-            "transformers",
-            "--max-new-tokens",
-            "24",
-            "--batch-size",
-            "2",
-            "--quiet",
-            "--dtype",
-            "float32",
-        ]
-    )
+    rc = predict(preds, "--batch-size", "2")
     assert rc == 0
     rows = [json.loads(x) for x in preds.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["n1", "r1", "e1"]
@@ -227,27 +219,7 @@ def test_predict_then_evaluate_with_a_tiny_model_on_cpu(tiny_model: Path, tmp_pa
 
     # Greedy decoding is deterministic: a second run gives the same answers.
     again = tmp_path / "again.jsonl"
-    assert (
-        main(
-            [
-                "predict",
-                "--model",
-                str(tiny_model),
-                "--data",
-                str(data),
-                "--out",
-                str(again),
-                "--backend",
-                "transformers",
-                "--max-new-tokens",
-                "24",
-                "--quiet",
-                "--dtype",
-                "float32",
-            ]
-        )
-        == 0
-    )
+    assert predict(again) == 0
     assert [json.loads(x)["prediction"] for x in again.read_text().splitlines()] == [
         r["prediction"] for r in rows
     ]
