@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from prouie.sfr import config_from_kwargs, gc_paused, score_response
+from prouie.sfr import config_from_kwargs, score_response
 
 
 def completion_text(completion: Any) -> str:
@@ -88,10 +88,9 @@ class SFRReward:
                 f"prouie.rl_export.trl_row); the dataset has: {', '.join(columns) or 'no columns'}"
             )
         scores: list[float | None] = []
-        with gc_paused():
-            for completion, gt in zip(completions, kwargs[self.ground_truth_key], strict=True):
-                result = score_response(completion_text(completion), gt, self.config)
-                scores.append(None if self.task and result.task != self.task else result.score)
+        for completion, gt in zip(completions, kwargs[self.ground_truth_key], strict=True):
+            result = score_response(completion_text(completion), gt, self.config)
+            scores.append(None if self.task and result.task != self.task else result.score)
         return scores
 
     def __repr__(self) -> str:
