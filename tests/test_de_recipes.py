@@ -213,13 +213,26 @@ def test_plan_errors() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[]", "must be a mapping"),
-        ("phases: []\n", "non-empty list"),
-        ("phases: [{task: ner, num_generations: 1, num_train_epochs: 1}]\n", ">= 2"),
+        ("[]", "r.yaml: fields must form a mapping, got list"),
+        ("phases: []\n", "'phases': Tuple should have at least 1 item"),
+        (
+            "phases: [{task: ner, num_generations: 1, num_train_epochs: 1}]\n",
+            "equal to 2 \\(got 1\\)",
+        ),
         ("phases: [{task: xx, num_generations: 2, num_train_epochs: 1}]\n", "phases\\[0\\].task"),
         ("phases: [{task: ner, num_generations: 2, num_train_epochs: 0}]\n", "num_train_epochs"),
-        ("phases: [{task: ner, num_generations: 2, num_train_epochs: 1, n: 3}]\n", "unknown key"),
-        ("phases: [{task: ner, num_generations: 2, num_train_epochs: 1}]\nextra: 1\n", "extra"),
+        (
+            "phases: [{task: ner, num_generations: 2, num_train_epochs: 1, num_sample: 3}]\n",
+            "unknown field 'phases\\[0\\].num_sample'; did you mean 'phases\\[0\\].num_samples'",
+        ),
+        (
+            "phases: [{task: ner, num_generations: 2, num_train_epochs: 1}]\nrewards: {}\n",
+            "unknown field 'rewards'; did you mean 'reward'",
+        ),
+        (
+            "phases: [{task: ner, num_generations: 2, num_train_epochs: 1}]\nreward: {gama: 1}\n",
+            "unknown SFR option 'gama'",
+        ),
         (
             "phases: [{task: ner, num_generations: 2, num_train_epochs: 1},"
             " {task: ner, num_generations: 2, num_train_epochs: 1}]\n",

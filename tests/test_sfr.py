@@ -645,7 +645,7 @@ def test_config_types_are_checked() -> None:
         SFRConfig(ner=NERWeights(w_t="0.2"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'ner.w_p': Input should be a valid number"):
         config_from_kwargs(ner={"w_p": True})
-    with pytest.raises(ValueError, match="'ner' must be a mapping of weights"):
+    with pytest.raises(ValueError, match="'ner' must be a mapping, got 0.5"):
         config_from_kwargs(ner=0.5)
 
 

@@ -114,7 +114,8 @@ class RecordingReward(SFRReward):
 
 @pytest.mark.framework
 def test_grpo_trainer_runs_two_steps_with_sfr(tiny_model: Path, tmp_path: Path) -> None:
-    from prouie.integrations.trl import phase_rows, run_grpo_phase
+    from prouie.de import phase_rows
+    from prouie.integrations.trl import run_grpo_phase
 
     rows, available = phase_rows(FIXTURE, "re", None, seed=0)
     assert available == len(rows) == 4
@@ -187,7 +188,7 @@ def test_prouie_de_chains_the_three_phases(tiny_model: Path, tmp_path: Path) -> 
 
 
 def test_phase_rows_sample_and_prompt(tmp_path: Path) -> None:
-    from prouie.integrations.trl import phase_rows
+    from prouie.de import phase_rows
     from prouie.rl_export import rl_prompt
 
     rows, available = phase_rows(FIXTURE, "ner", 2, seed=3)

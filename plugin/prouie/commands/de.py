@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from prouie.de import PAPER_PHASES, load_recipe, plan
+from prouie.de import PAPER_PHASES, load_recipe, phase_rows, plan
 
 
 def _key_value(text: str) -> tuple[str, Any]:
@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prouie.integrations.trl import SFRReward, phase_rows, run_grpo_phase
+    from prouie.integrations.trl import SFRReward, phase_config, run_grpo_phase
 
     recipe = load_recipe(args.recipe)
     data = {t: getattr(args, t) for t in PAPER_PHASES if getattr(args, t)}
@@ -70,6 +70,15 @@ def run(args: argparse.Namespace) -> int:
         reward_options["variant"] = args.variant
     reward = SFRReward(**reward_options)
     grpo = {**recipe.grpo, **dict(args.grpo)}
+    for step in planned:  # TRL's parser checks every phase's arguments before any model loads
+        phase_config(
+            step.output_dir,
+            step.phase.num_generations,
+            step.phase.num_train_epochs,
+            grpo,
+            step.max_steps,
+            args.seed,
+        )
 
     manifest: dict[str, Any] = {"model": args.model, "reward": reward_options, "phases": []}
     for step in planned:

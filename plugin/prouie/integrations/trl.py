@@ -12,7 +12,6 @@ TRL is imported inside the functions that need it, so the reward callables work 
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -136,21 +135,50 @@ def import_grpo() -> tuple[type, type]:
     return GRPOConfig, GRPOTrainer
 
 
-def phase_rows(
-    records_path: str | Path, task: str, num_samples: int | None, seed: int, stage: str = "sa"
-) -> tuple[list[dict[str, Any]], int]:
-    """GRPO rows of one phase: the task's records, sampled to ``num_samples`` when there are more
-    (fewer are all used: the paper's counts are for full-size data). Returns rows and availability."""
-    from prouie.records import iter_jsonl
-    from prouie.rl_export import trl_row
+def grpo_config(output_dir: str | Path, **args: Any) -> Any:
+    """A ``trl.GRPOConfig`` built by TRL's own argument parser (``HfArgumentParser``).
 
-    records = [ex for ex in iter_jsonl(records_path) if ex["task"] == task]
-    if not records:
-        raise ValueError(f"{records_path}: no {task} records for the DE {task} phase")
-    available = len(records)
-    if num_samples is not None and num_samples < available:
-        records = random.Random(seed).sample(records, num_samples)
-    return [trl_row(ex, stage) for ex in records], available
+    An unknown argument raises a ``ValueError`` that names it and suggests close matches; a bad
+    value raises what ``GRPOConfig`` raises. ``prouie de`` calls this before the first phase, so
+    a typo in a recipe fails before any model is loaded.
+
+    >>> grpo_config("out", num_generations=4, lerning_rate=1e-6)
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown GRPO argument 'lerning_rate'; did you mean 'learning_rate', 'logging_strategy'?
+    """
+    import dataclasses
+
+    from transformers import HfArgumentParser
+
+    from prouie.settings import suggest
+
+    config_class, _ = import_grpo()
+    names = [f.name for f in dataclasses.fields(config_class) if f.init]
+    for name in args:
+        if name not in names:
+            raise ValueError(f"unknown GRPO argument {name!r}" + suggest(name, names))
+    (config,) = HfArgumentParser(config_class).parse_dict({**args, "output_dir": str(output_dir)})
+    return config
+
+
+def phase_config(
+    output_dir: str | Path,
+    num_generations: int,
+    num_train_epochs: float,
+    grpo_args: Mapping[str, Any] | None = None,
+    max_steps: int | None = None,
+    seed: int = 0,
+) -> Any:
+    """The ``trl.GRPOConfig`` of one DE phase: the recipe's GRPO arguments plus the phase's own."""
+    return grpo_config(
+        output_dir,
+        **{"per_device_train_batch_size": num_generations, **(grpo_args or {})},
+        num_generations=num_generations,
+        num_train_epochs=num_train_epochs,
+        max_steps=max_steps if max_steps is not None else -1,
+        seed=seed,
+    )
 
 
 def run_grpo_phase(
@@ -170,18 +198,9 @@ def run_grpo_phase(
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    GRPOConfig, GRPOTrainer = import_grpo()
+    _, GRPOTrainer = import_grpo()
 
-    args = dict(grpo_args or {})
-    args.setdefault("per_device_train_batch_size", num_generations)
-    config = GRPOConfig(
-        output_dir=str(output_dir),
-        num_generations=num_generations,
-        num_train_epochs=num_train_epochs,
-        max_steps=max_steps if max_steps is not None else -1,
-        seed=seed,
-        **args,
-    )
+    config = phase_config(output_dir, num_generations, num_train_epochs, grpo_args, max_steps, seed)
     tokenizer = AutoTokenizer.from_pretrained(model)
     policy = AutoModelForCausalLM.from_pretrained(model, **(config.model_init_kwargs or {}))
     if not hasattr(policy, "warnings_issued"):

@@ -10,11 +10,12 @@ one line that names it and suggests the close matches.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+
+from prouie.settings import describe, suggest
 
 #: A weight: a number (ints are accepted, booleans and strings are not), never negative.
 Weight = Annotated[float, Strict(), Field(ge=0)]
@@ -83,17 +84,6 @@ _ALIASES = {
     "fine": "fine",
     "fine_only": "fine",
 }
-
-
-def suggest(name: str, choices: Iterable[str], prefix: str = "") -> str:
-    """``"; did you mean 'x', 'y'?"`` for the close matches of ``name`` (empty when none), each
-    shown after ``prefix``.
-
-    >>> suggest("gama", ["gamma", "w_t"], prefix="ner.")
-    "; did you mean 'ner.gamma'?"
-    """
-    close = [prefix + c for c in difflib.get_close_matches(str(name), list(choices), n=3)]
-    return f"; did you mean {', '.join(map(repr, close))}?" if close else ""
 
 
 def resolve_variant(name: str) -> str:
@@ -219,26 +209,4 @@ def config_from_kwargs(**kwargs: Any) -> SFRConfig:
     try:
         return SFRConfig.model_validate(nested)
     except ValidationError as exc:
-        raise ValueError(_readable(exc)) from None
-
-
-def option_names() -> list[str]:
-    """Every SFR option as it is spelt in a recipe (``variant``, ``ner.gamma``, ...)."""
-    names = [n for n in SFRConfig.model_fields if n not in WEIGHT_CLASSES]
-    return names + [f"{t}.{f}" for t, c in WEIGHT_CLASSES.items() for f in c.model_fields]
-
-
-def _readable(exc: ValidationError) -> str:
-    """The first error of ``exc`` as one line that names the option (and close matches)."""
-    error = exc.errors()[0]
-    key = ".".join(str(part) for part in error["loc"])
-    if error["type"] == "extra_forbidden":
-        *task, name = (str(part) for part in error["loc"])
-        if task and task[0] in WEIGHT_CLASSES:  # a misspelt weight: its task's weights
-            fields = WEIGHT_CLASSES[task[0]].model_fields
-            return f"unknown SFR option {key!r}" + suggest(name, fields, prefix=f"{task[0]}.")
-        return f"unknown SFR option {key!r}" + suggest(key, option_names())
-    if error["type"] in ("model_type", "model_attributes_type"):
-        return f"SFR option {key!r} must be a mapping of weights, got {error['input']!r}"
-    message = error["msg"].removeprefix("Value error, ")
-    return f"SFR option {key!r}: {message} (got {error['input']!r})"
+        raise ValueError(describe(exc, SFRConfig, "SFR option")) from None

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from prouie.parsing import parse_output
-from prouie.sfr.config import SFRConfig, suggest
+from prouie.settings import suggest
+from prouie.sfr.config import SFRConfig
 from prouie.sfr.ground_truth import decode_ground_truth
 from prouie.sfr.scorers import COMMON_KEYS, SFRResult, score_units
 

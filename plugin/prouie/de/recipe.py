@@ -9,32 +9,58 @@ model to ``<output_dir>/<n>_<task>``. This module only plans; :mod:`prouie.integ
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import random
+from dataclasses import field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError, field_validator
+from pydantic.dataclasses import dataclass
+
+from prouie.settings import describe
+from prouie.sfr import config_from_kwargs
 
 PAPER_PHASES = ("ner", "re", "ee")
 DEFAULT_RECIPE = "de_trl.yaml"
+_STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True)
+@dataclass(config=_STRICT)
 class Phase:
     """One GRPO phase of the recipe."""
 
-    task: str
-    num_generations: int
-    num_train_epochs: float
-    num_samples: int | None = None
+    task: Literal["ner", "re", "ee", "slot"]
+    num_generations: Annotated[int, Strict(), Field(ge=2)]  # GRPO compares >= 2 rollouts
+    num_train_epochs: Annotated[float, Strict(), Field(gt=0)]
+    num_samples: Annotated[int, Strict(), Field(gt=0)] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(config=_STRICT)
 class DERecipe:
-    """Phases in order, GRPO arguments shared by every phase, SFR options."""
+    """Phases in order, GRPO arguments shared by every phase, SFR options.
 
-    phases: tuple[Phase, ...]
+    The SFR options are checked here (:func:`prouie.sfr.config_from_kwargs`); the GRPO arguments
+    by TRL's own parser when the run starts (:func:`prouie.integrations.trl.grpo_config`).
+    """
+
+    phases: Annotated[tuple[Phase, ...], Field(min_length=1)]
     grpo: dict[str, Any] = field(default_factory=dict)
     reward: dict[str, Any] = field(default_factory=dict)
+
+    @field_validator("phases")
+    @classmethod
+    def _once_each(cls, phases: tuple[Phase, ...]) -> tuple[Phase, ...]:
+        tasks = [p.task for p in phases]
+        if len(set(tasks)) != len(tasks):
+            raise ValueError(f"a task comes twice: {tasks}")
+        return phases
+
+    @field_validator("reward")
+    @classmethod
+    def _sfr_options(cls, reward: dict[str, Any]) -> dict[str, Any]:
+        config_from_kwargs(**reward)
+        return reward
 
 
 @dataclass(frozen=True)
@@ -57,52 +83,24 @@ def default_recipe_path() -> Path:
             return path
     except (ModuleNotFoundError, TypeError):
         pass
-    return Path(__file__).resolve().parents[2] / "recipes" / DEFAULT_RECIPE
+    return Path(__file__).resolve().parents[3] / "recipes" / DEFAULT_RECIPE
 
 
 def load_recipe(path: str | Path | None = None) -> DERecipe:
-    """Read a DE recipe YAML; errors name the file and the field."""
+    """Read a DE recipe YAML; an error names the file and the field (and close matches).
+
+    >>> load_recipe().phases[0]
+    Phase(task='ner', num_generations=4, num_train_epochs=2.0, num_samples=80000)
+    """
     import yaml
 
     path = Path(path) if path else default_recipe_path()
     with path.open(encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: a DE recipe must be a mapping")
-    unknown = set(raw) - {"phases", "grpo", "reward"}
-    if unknown:
-        raise ValueError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}")
-    phases_raw = raw.get("phases")
-    if not isinstance(phases_raw, list) or not phases_raw:
-        raise ValueError(f"{path}: field 'phases' must be a non-empty list")
-    phases = []
-    for i, ph in enumerate(phases_raw):
-        where = f"{path}: field 'phases[{i}]"
-        if not isinstance(ph, dict):
-            raise ValueError(f"{where}' must be a mapping")
-        extra = set(ph) - {"task", "num_generations", "num_train_epochs", "num_samples"}
-        if extra:
-            raise ValueError(f"{where}' has unknown key(s) {', '.join(sorted(extra))}")
-        task = ph.get("task")
-        if task not in ("ner", "re", "ee", "slot"):
-            raise ValueError(f"{where}.task' must be ner, re, ee or slot, got {task!r}")
-        n = ph.get("num_generations")
-        if not isinstance(n, int) or n < 2:
-            raise ValueError(f"{where}.num_generations' must be an integer >= 2 (GRPO), got {n!r}")
-        epochs = ph.get("num_train_epochs")
-        if not isinstance(epochs, int | float) or epochs <= 0:
-            raise ValueError(f"{where}.num_train_epochs' must be a positive number, got {epochs!r}")
-        samples = ph.get("num_samples")
-        if samples is not None and (not isinstance(samples, int) or samples <= 0):
-            raise ValueError(f"{where}.num_samples' must be a positive integer, got {samples!r}")
-        phases.append(Phase(task, n, epochs, samples))
-    tasks = [p.task for p in phases]
-    if len(set(tasks)) != len(tasks):
-        raise ValueError(f"{path}: field 'phases' names a task twice: {tasks}")
-    for key in ("grpo", "reward"):
-        if not isinstance(raw.get(key) or {}, dict):
-            raise ValueError(f"{path}: field '{key}' must be a mapping")
-    return DERecipe(tuple(phases), dict(raw.get("grpo") or {}), dict(raw.get("reward") or {}))
+    try:
+        return TypeAdapter(DERecipe).validate_python(raw)
+    except ValidationError as exc:
+        raise ValueError(f"{path}: {describe(exc, DERecipe, 'field')}") from None
 
 
 def plan(
@@ -140,3 +138,20 @@ def plan(
         out.append(PlannedPhase(index, phase, model_in, data[phase.task], output, max_steps))
         model_in = output
     return out
+
+
+def phase_rows(
+    records_path: str | Path, task: str, num_samples: int | None, seed: int, stage: str = "sa"
+) -> tuple[list[dict[str, Any]], int]:
+    """GRPO rows of one phase: the task's records, sampled to ``num_samples`` when there are more
+    (fewer are all used: the paper's counts are for full-size data). Returns rows and availability."""
+    from prouie.records import iter_jsonl
+    from prouie.rl_export import trl_row
+
+    records = [ex for ex in iter_jsonl(records_path) if ex["task"] == task]
+    if not records:
+        raise ValueError(f"{records_path}: no {task} records for the DE {task} phase")
+    available = len(records)
+    if num_samples is not None and num_samples < available:
+        records = random.Random(seed).sample(records, num_samples)
+    return [trl_row(ex, stage) for ex in records], available
