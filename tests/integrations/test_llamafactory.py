@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -249,36 +248,6 @@ def test_autoload_registers_when_llamafactory_loads_its_converters() -> None:
     assert names == str(sorted(lf.FORMATTINGS))
     assert loader == "SourceFileLoader SourceFileLoader True"
     assert _python(code, PROUIE_NO_AUTOLOAD="1").splitlines()[0] == "[]"
-
-
-@pytest.mark.parametrize("editable", [False, True], ids=["wheel", "editable"])
-def test_both_install_modes_ship_the_pth_file(tmp_path: Path, editable: bool) -> None:
-    if editable:
-        code = (
-            "from setuptools import build_meta as b; import sys; "
-            "print(b.build_editable(sys.argv[1]))"
-        )
-        cmd = [sys.executable, "-c", code, str(tmp_path)]
-    else:
-        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
-        cmd += ["-q", "-w", str(tmp_path), str(REPO)]
-    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
-    (whl,) = tmp_path.glob("prouie-*.whl")
-    with zipfile.ZipFile(whl) as z:
-        line = z.read("prouie-autoload.pth").decode()
-        record = z.read(next(n for n in z.namelist() if n.endswith("RECORD"))).decode()
-    assert "prouie-autoload.pth," in record  # pip uninstall removes it
-    assert line.startswith("import os; ") and line.count("\n") == 1
-    # The line runs at every interpreter start: it must switch off and import nothing then.
-    env = {**os.environ, "PROUIE_NO_AUTOLOAD": "1"}
-    out = subprocess.run(
-        [sys.executable, "-S", "-c", f"{line.strip()}\nimport sys; print('prouie' in sys.modules)"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert out.stdout.strip() == "False"
 
 
 # ----------------------------------------------------------------------------- recipes

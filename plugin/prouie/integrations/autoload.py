@@ -2,8 +2,14 @@
 
 LLaMA-Factory discovers no plugins and re-launches itself under ``torchrun`` on machines with
 several devices, so nothing the user runs before ``llamafactory-cli train`` reaches the worker
-processes. Installing prouie therefore puts ``prouie-autoload.pth`` into site-packages; Python
-runs its one line at every start-up, and that line calls :func:`install`.
+processes. Installing prouie therefore puts two start-up files into site-packages, and every
+Python from 3.10 on calls :func:`install` exactly once at start-up:
+
+- ``prouie-autoload.pth``: its ``import`` line calls :func:`install` on Python < 3.15;
+- ``prouie-autoload.start`` (PEP 829): the entry point ``prouie.integrations.autoload:install``,
+  which Python 3.15+ calls. Under PEP 829 a ``.start`` file beside a ``.pth`` of the same name
+  disables the ``.pth``'s import lines (and 3.18+ ignores them altogether); the ``.pth`` line also
+  checks the version itself, so no Python runs the hook twice.
 
 :func:`install` must cost next to nothing, because it runs in every Python process of the
 environment: it imports no ML framework and only puts a finder at the front of
@@ -11,8 +17,12 @@ environment: it imports no ML framework and only puts a finder at the front of
 :data:`HOOKS`, the finder lets the module load normally and then calls the matching function of
 :mod:`prouie.integrations.llamafactory`, which registers the ``prouie_*`` converters.
 
+If registering fails (prouie or one of its dependencies is broken), LLaMA-Factory carries on with
+its own formats and the process prints one warning that says what failed and what to do.
+
 ``PROUIE_NO_AUTOLOAD=1`` switches all of this off (the ``.pth`` line checks it before importing
-anything); call :func:`prouie.integrations.llamafactory.register` yourself then.
+anything); call :func:`prouie.integrations.llamafactory.register` yourself then. Files written by
+``prouie prepare`` (alpaca files and ``dataset_info.json``) need no hook at all.
 
 Only ``os`` and ``sys`` are imported here (``typing`` alone would add ~10 ms to every start-up).
 """
@@ -36,17 +46,35 @@ def disabled() -> bool:
     return os.environ.get(ENV_DISABLE, "").strip().lower() not in ("", "0", "false", "no")
 
 
+class AutoloadWarning(RuntimeWarning):
+    """prouie could not register its converters; LLaMA-Factory runs without them."""
+
+
+_warned = False  # one warning per process, however many hooks fail
+
+
 def _run_hook(module_name: str) -> None:
+    """Register prouie's converters after ``module_name`` loaded; never break LLaMA-Factory."""
+    global _warned
     import importlib
 
-    func = HOOKS[module_name]
     try:
-        getattr(importlib.import_module("prouie.integrations.llamafactory"), func)()
+        getattr(importlib.import_module("prouie.integrations.llamafactory"), HOOKS[module_name])()
     except Exception as exc:
-        raise ImportError(
-            f"prouie could not register its dataset converters with {module_name} ({exc!r}). "
-            f"Set {ENV_DISABLE}=1 to run LLaMA-Factory without prouie."
-        ) from exc
+        # This runs inside LLaMA-Factory's own import: raising would stop training on every
+        # format, LLaMA-Factory's own included, because of a fault in prouie.
+        if not _warned:
+            _warned = True
+            import warnings
+
+            warnings.warn(
+                f"prouie could not register its LLaMA-Factory dataset converters "
+                f"({type(exc).__name__}: {exc}); LLaMA-Factory runs without the prouie_* "
+                f"formattings. Files written by `prouie prepare` need no converter; set "
+                f"{ENV_DISABLE}=1 to skip this hook.",
+                AutoloadWarning,
+                stacklevel=2,
+            )
 
 
 class _HookedLoader:
@@ -96,7 +124,8 @@ class PostImportFinder:
 def install() -> bool:
     """Put the finder on ``sys.meta_path`` once; run hooks for modules already imported.
 
-    Returns False when ``PROUIE_NO_AUTOLOAD`` is set (nothing is installed).
+    The start-up entry point of both files (see the module docstring). Returns False when
+    ``PROUIE_NO_AUTOLOAD`` is set (nothing is installed).
     """
     if disabled():
         return False
