@@ -44,6 +44,15 @@ def test_wheel_ships_data_files(wheel: Path) -> None:
         assert f"prouie/recipes/{recipe}" in names
 
 
+def test_wheel_ships_every_subpackage(wheel: Path) -> None:
+    # pyproject.toml lists the packages one by one: a new folder left out would be missing.
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for init in sorted((REPO / "plugin" / "prouie").glob("*/__init__.py")):
+        module = init.parent.name
+        assert f"prouie/{module}/__init__.py" in names, f"add prouie.{module} to pyproject.toml"
+    assert {"prouie/sfr/scorers.py", "prouie/de/recipe.py"} <= names
+
+
 def test_installed_wheel_renders_from_its_own_templates(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
