@@ -211,11 +211,12 @@ class Evaluator:
             return
         if pred.task != task:
             raise ValueError(f"prediction parsed as {pred.task!r} for a {task!r} gold record")
-        for m, c in sentence_counts(gold, pred, loose_match=self.loose_match).items():
-            acc = ds.counts[m]
-            acc.tp += c.tp
-            acc.pred += c.pred
-            acc.gold += c.gold
+        preds = unit_sets(pred, loose_match=self.loose_match)
+        for m, g in unit_sets(gold, loose_match=self.loose_match).items():
+            p, acc = preds[m], ds.counts[m]
+            acc.tp += len(g & p)
+            acc.pred += len(p)
+            acc.gold += len(g)
 
     def add_all(self, items: Iterable[tuple[str, Units, Parsed]]) -> Evaluator:
         """:meth:`add` for every (dataset, gold, parsed); returns self."""

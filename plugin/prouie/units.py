@@ -262,7 +262,7 @@ def units_from_obj(
     problems: list[Problem] = []
     known = frozenset(labels)
     role_set = frozenset(roles) if roles else None
-    slots = dict.fromkeys(labels, "")
+    slots = dict.fromkeys(labels, "") if task == "slot" else {}
     units: set[tuple[str, ...]] = set()
     groups: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for key, value in obj.items():
@@ -272,7 +272,8 @@ def units_from_obj(
         if task == "slot":
             slots[key] = value.strip()
             continue
-        for part in _unique_parts(key, value.split(SEP), problems):
+        parts = value.split(SEP)
+        for part in _unique_parts(key, parts, problems) if len(parts) > 1 else parts:
             if task == "ner":
                 _check_in(input_text, key, (part,), problems)
                 units.add((key, part))
@@ -315,16 +316,18 @@ def _check_in(
 ) -> None:
     """Note every string that is not a substring of the input (when the input is known)."""
     if input_text is not None:
-        problems.extend(Problem("not_substring", key, s) for s in strings if s not in input_text)
+        for s in strings:
+            if s not in input_text:
+                problems.append(Problem("not_substring", key, s))
 
 
 def _value(key: str, value: Any, known: Any, problems: list[Problem]) -> str:
     """The string value of a known key ("" when there is nothing to read), problems noted."""
+    if type(value) is str and key in known:
+        return value
     if key not in known:
         problems.append(Problem("unknown_key", key))
         return ""
-    if type(value) is str:
-        return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         problems.append(Problem("non_string_value", key, "list"))
         return SEP.join(value)
