@@ -18,7 +18,8 @@ units (:func:`prouie.units.units_from_obj`). Reading an output:
    caps below.
 
 Worst case: every step is linear in the length of the output. Repair is bounded by documented
-caps: at most :data:`MAX_OBJECTS` objects are considered, and ``json_repair`` (whose own cost
+caps: at most :data:`MAX_OBJECTS` objects are considered, an object nested deeper than
+:data:`MAX_DEPTH` is not read at all (the scan stops there), and ``json_repair`` (whose own cost
 grows faster than the length of its input) is tried on at most :data:`MAX_REPAIRS` of them, each at
 most :data:`REPAIR_MAX_CHARS` characters long and nested at most :data:`REPAIR_MAX_DEPTH` deep.
 What lies beyond the caps is read as unparseable (a closed object) or as an empty object (a cut-off
@@ -50,6 +51,7 @@ __all__ = ["Parsed", "Problem", "Reference", "parse_output", "reference"]
 # The caps on repair (see the module docstring); sized so that the worst output of
 # benchmarks/adversarial_parse.py stays within 20x a clean output of the same length.
 MAX_OBJECTS = 8
+MAX_DEPTH = 512
 MAX_REPAIRS = 1
 REPAIR_MAX_CHARS = 1000
 REPAIR_MAX_DEPTH = 3
@@ -315,6 +317,9 @@ def _candidates(s: str) -> list[_Candidate]:
             elif c in "{[":
                 closers.append("}" if c == "{" else "]")
                 depth = max(depth, len(closers))
+                if depth > MAX_DEPTH:  # deeper than a decoder reads: not an object, stop here
+                    found.append(_Candidate(start, len(s), depth, None, -1))
+                    return found
             else:
                 closers.pop()
                 if not closers:
