@@ -404,7 +404,8 @@ def test_loose_re_split_ignores_case_when_no_exact_split_exists() -> None:
     )
     assert p.units.triples == {("Located in", "upper marlboro , md.", "USA")}
     gold = Units("re", triples=frozenset({("Located in", "Upper Marlboro , Md.", "USA")}))
-    ev = Evaluator(loose_match=True).add_all([("d", gold, p)])
+    ev = Evaluator(loose_match=True)
+    ev.add("d", gold, p)
     assert ev.result()["tasks"]["re"]["micro"]["relation"]["f1"] == 1.0
 
 

@@ -54,18 +54,6 @@ class Counts:
     pred: int = 0
     gold: int = 0
 
-    @property
-    def precision(self) -> float:
-        return prf(self.tp, self.pred, self.gold)[0]
-
-    @property
-    def recall(self) -> float:
-        return prf(self.tp, self.pred, self.gold)[1]
-
-    @property
-    def f1(self) -> float:
-        return prf(self.tp, self.pred, self.gold)[2]
-
     def as_dict(self) -> dict[str, float | int]:
         p, r, f = prf(self.tp, self.pred, self.gold)
         return {
@@ -217,12 +205,6 @@ class Evaluator:
             acc.tp += len(g & p)
             acc.pred += len(p)
             acc.gold += len(g)
-
-    def add_all(self, items: Iterable[tuple[str, Units, Parsed]]) -> Evaluator:
-        """:meth:`add` for every (dataset, gold, parsed); returns self."""
-        for dataset, gold, parsed in items:
-            self.add(dataset, gold, parsed)
-        return self
 
     def result(self) -> dict[str, Any]:
         """JSON-ready result: per task, per dataset scores and problems, the average row, and the
