@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from prouie.metrics import Evaluator
-from prouie.parsing import Parsed, parse_output
+from prouie.parsing import MAX_DEPTH, MAX_OBJECTS, REPAIR_MAX_CHARS, Parsed, parse_output
 from prouie.units import PROBLEM_KINDS, Problem, Units, units_from_example, units_from_obj
 
 NER = ["person", "location", "organization"]
@@ -435,3 +435,27 @@ def test_a_value_cut_after_a_separator_or_space_loses_it(text: str) -> None:
     p = ner(text)
     assert p.units.pairs == {("person", "Kevin")}
     assert kinds(p) == ["truncated"]
+
+
+# ----------------------------------------------------------------------------- the caps
+
+
+def test_nesting_past_the_depth_cap_is_not_read() -> None:
+    p = ner("{" * (MAX_DEPTH + 1))
+    assert not p.ok and kinds(p) == ["unparseable"]
+    shallow = ner("{" * MAX_DEPTH)
+    assert shallow.ok and kinds(shallow) == ["truncated"]
+
+
+def test_only_the_first_objects_are_considered() -> None:
+    late = '{"x": "y"} ' * MAX_OBJECTS + '{"person": "Kevin"}'
+    early = '{"x": "y"} ' * (MAX_OBJECTS - 1) + '{"person": "Kevin"}'
+    assert ner(late).units.pairs == frozenset()
+    assert ner(early).units.pairs == {("person", "Kevin")}
+
+
+def test_repair_is_not_attempted_past_its_cap() -> None:
+    short = "{'person': 'Kevin'}"
+    long = "{'person': 'Kevin', " + "'x': 'y', " * REPAIR_MAX_CHARS + "}"
+    assert kinds(ner(short)) == ["invalid_json"]
+    assert kinds(ner(long)) == ["unparseable"]
