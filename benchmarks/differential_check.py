@@ -323,7 +323,7 @@ def compare(path: str, n: int, examples: int) -> int:
         by_kind[label] += 1
         if shown[label] < examples:
             shown[label] += 1
-            print(f"  e.g. {task} {i}: {text[:160]!r}")
+            print(f"  e.g. [{' '.join(label.split())}] {task} {i}: {text[:160]!r}")
     print(f"{total} outputs compared, {differing} differ")
     for label, count in sorted(by_kind.items()):
         print(f"{count:8d}  {label}")

@@ -459,3 +459,14 @@ def test_repair_is_not_attempted_past_its_cap() -> None:
     long = "{'person': 'Kevin', " + "'x': 'y', " * REPAIR_MAX_CHARS + "}"
     assert kinds(ner(short)) == ["invalid_json"]
     assert kinds(ner(long)) == ["unparseable"]
+
+
+def test_json_repair_alone_misreads_an_empty_object_with_a_trailing_comma() -> None:
+    # Why _repair removes trailing commas first: json_repair reads "{, }" as a list.
+    import json_repair
+
+    assert json_repair.repair_json("{, }", return_objects=True) == []
+    assert kinds(ner("{, }")) == ["invalid_json"]
+    p = ner("{'person': 'Kevin', 'location': 'Paris',}")
+    assert p.units.pairs == {("person", "Kevin"), ("location", "Paris")}
+    assert kinds(p) == ["invalid_json"]

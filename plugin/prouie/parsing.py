@@ -269,7 +269,7 @@ def _find_object(
         for c in candidates:
             if c.obj is None and repairs < MAX_REPAIRS and _repairable(c):
                 repairs += 1
-                c.obj, c.repaired = _repair(s[c.start : c.end]), True
+                c.obj, c.repaired = _repair(s[c.start : c.end], c.cut is None), True
         chosen = _first(candidates, labels) or _first(candidates, ())
     if chosen is None:
         cut = candidates[-1]
@@ -373,7 +373,24 @@ def _repairable(c: _Candidate) -> bool:
     return c.end - c.start <= REPAIR_MAX_CHARS and c.depth <= REPAIR_MAX_DEPTH
 
 
-def _repair(candidate: str) -> Any:
+_TRAILING_COMMA = re.compile(r",[ \t\n\r]*([}\]])")
+
+
+def _repair(candidate: str, closed: bool) -> Any:
+    """``json_repair``'s reading of a candidate, after the two commonest slips of a closed object.
+
+    A trailing comma, and a Python-style dict in single quotes (only when the text has no double
+    quote, so that no apostrophe is mistaken), are fixed first: ``json_repair`` reads ``{, }`` as
+    a list and mangles escaped quotes in single-quoted values.
+    """
+    if closed:
+        fixed = _TRAILING_COMMA.sub(r"\1", candidate)
+        if '"' not in fixed:
+            fixed = fixed.replace("'", '"')
+        try:
+            return _decode(fixed)
+        except (ValueError, RecursionError):
+            pass
     import json_repair
 
     try:
