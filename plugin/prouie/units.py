@@ -273,6 +273,7 @@ def units_from_obj(
             slots[key] = value.strip()
             continue
         parts = value.split(SEP)
+        # One part is the (non-empty) value itself: nothing to drop or report.
         for part in _unique_parts(key, parts, problems) if len(parts) > 1 else parts:
             if task == "ner":
                 _check_in(input_text, key, (part,), problems)
