@@ -383,6 +383,7 @@ def json_objects(draw: st.DrawFn) -> tuple[str, str]:
 @given(json_objects())
 def test_every_json_object_is_read_as_json_reads_it(case: tuple[str, str]) -> None:
     prefix, text = case
+    assume(not (prefix.startswith("```") and "```" in text))  # a fence inside a fence is ambiguous
     try:
         obj = json.loads(text)
     except ValueError:

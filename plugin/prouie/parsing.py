@@ -213,26 +213,36 @@ def _read(text: Any, labels: Any) -> tuple[dict[str, Any] | None, list[Problem]]
     if type(text) is not str:
         return None, [Problem("unparseable", None, f"not a string: {type(text).__name__}")]
     problems: list[Problem] = []
-    s = text
-    if "think>" in s:
-        s = _strip_think(s, problems)
-    if _FENCE_MARK in s:
-        s = _unfence(s, problems)
-    body = s.strip(_JSON_WS)
-    if body[:1] in _JSON_START or body in _LITERALS:
-        try:
-            obj = _decode(body)  # the common case: the output is JSON as a whole
-        except (ValueError, RecursionError):
-            pass
-        else:
-            if isinstance(obj, dict):
-                return obj, _with_duplicates(obj, problems)
-            problems.append(Problem("not_object", None, type(obj).__name__))
-            return None, problems
-    if not body.strip():
+    obj, s = _whole(text), text  # the common case: the output is JSON as a whole
+    # Else <think> blocks, then a code fence, are taken off, and the rest tried again after each
+    # step (so a "```" inside an object after a <think> block is just text).
+    for marker, unwrap in (("think>", _strip_think), (_FENCE_MARK, _unfence)):
+        if type(obj) is not dict and marker in s:
+            s = unwrap(s, problems)
+            obj = _whole(s)
+    if isinstance(obj, dict):
+        return obj, _with_duplicates(obj, problems)
+    if obj is not _NOT_JSON:
+        problems.append(Problem("not_object", None, type(obj).__name__))
+        return None, problems
+    if not s.strip():
         problems.append(Problem("unparseable", None, "empty output"))
         return None, problems
     return _find_object(s, labels, problems)
+
+
+_NOT_JSON = object()
+
+
+def _whole(s: str) -> Any:
+    """``s`` decoded as one JSON value (JSON whitespace around it allowed), else ``_NOT_JSON``."""
+    body = s.strip(_JSON_WS)
+    if body[:1] in _JSON_START or body in _LITERALS:
+        try:
+            return _decode(body)
+        except (ValueError, RecursionError):
+            pass
+    return _NOT_JSON
 
 
 def _with_duplicates(obj: dict[str, Any], problems: list[Problem]) -> list[Problem]:
