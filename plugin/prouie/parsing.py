@@ -7,15 +7,15 @@ everywhere. It never raises on any string; whatever it cannot read is reported a
 One output goes one way down: text -> the decoded object and its problems (:func:`_read`) ->
 units (:func:`prouie.units.units_from_obj`). Reading an output:
 
-1. ``<think>...</think>`` blocks are dropped (an unclosed one means the answer was cut off);
-2. the content of a Markdown code fence is taken when there is one;
-3. what is left is decoded with ``json`` when it is JSON as a whole;
-4. otherwise one linear scan of its bracket structure finds the top-level objects in it. The answer
+1. the text is decoded when it is JSON as a whole (see :func:`_decode`), the common case;
+2. else ``<think>...</think>`` blocks are dropped (an unclosed one means the answer was cut off),
+   then the content of a Markdown code fence is taken, each step followed by step 1 again;
+3. otherwise one linear scan of its bracket structure finds the top-level objects in it. The answer
    is the first object holding a schema key (an earlier format sketch such as ``{"type": "entity"}``
    does not hide it), else the first object at all. A cut-off last object is closed (its open
    string and brackets); a value cut right after a separator or a space loses the dangling
-   separator or space. What ``json`` still cannot read goes through ``json_repair``, within the
-   caps below.
+   separator or space. A closed object that is not JSON has a trailing comma or single quotes
+   fixed, or else goes through ``json_repair``, within the caps below.
 
 Worst case: every step is linear in the length of the output. Repair is bounded by documented
 caps: at most :data:`MAX_OBJECTS` objects are considered, an object nested deeper than
@@ -48,8 +48,9 @@ from prouie.units import Problem, Units, empty_units, units_from_obj
 
 __all__ = ["Parsed", "Problem", "Reference", "parse_output", "reference"]
 
-# The caps on repair (see the module docstring); sized so that the worst output of
-# benchmarks/adversarial_parse.py stays within 20x a clean output of the same length.
+# The caps on the search and on repair (see the module docstring): with them the worst output of
+# benchmarks/adversarial_parse.py stays within 20x a clean output of the same length, and a
+# malformed object within the repair cap costs json_repair a few milliseconds at most.
 MAX_OBJECTS = 8
 MAX_DEPTH = 512
 MAX_REPAIRS = 1
