@@ -19,11 +19,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from prouie.parsing import Parsed
-from prouie.units import Units
+from prouie.units import Units, loose
 
 # The metrics reported for each task, in table order; MAIN_METRIC is the one an average refers to.
 METRICS: dict[str, tuple[str, ...]] = {
@@ -55,18 +54,6 @@ class Counts:
     pred: int = 0
     gold: int = 0
 
-    @property
-    def precision(self) -> float:
-        return prf(self.tp, self.pred, self.gold)[0]
-
-    @property
-    def recall(self) -> float:
-        return prf(self.tp, self.pred, self.gold)[1]
-
-    @property
-    def f1(self) -> float:
-        return prf(self.tp, self.pred, self.gold)[2]
-
     def as_dict(self) -> dict[str, float | int]:
         p, r, f = prf(self.tp, self.pred, self.gold)
         return {
@@ -79,18 +66,8 @@ class Counts:
         }
 
 
-@lru_cache(maxsize=65536)
-def loose(s: str) -> str:
-    """The loose form of a string: case folded, whitespace runs collapsed to one space, trimmed.
-
-    >>> loose("  New\\tYORK ")
-    'new york'
-    """
-    return " ".join(s.split()).casefold()
-
-
 def _loosen(units: frozenset[tuple[str, ...]]) -> frozenset[tuple[str, ...]]:
-    return frozenset(tuple(loose(x) for x in u) for u in units)
+    return frozenset(tuple(map(loose, u)) for u in units)
 
 
 def unit_sets(units: Units, *, loose_match: bool = False) -> dict[str, frozenset[tuple[str, ...]]]:
@@ -196,33 +173,23 @@ class Evaluator:
     def __init__(self, *, loose_match: bool = False) -> None:
         self.loose_match = loose_match
         self.scores: dict[str, dict[str, DatasetScore]] = {}
-        self._by_key: dict[tuple[str, str], DatasetScore] = {}
-
-    def _dataset(self, task: str, dataset: str) -> DatasetScore:
-        ds = self.scores.setdefault(task, {}).get(dataset)
-        if ds is None:
-            ds = self.scores[task][dataset] = DatasetScore(task)
-        self._by_key[(task, dataset)] = ds
-        return ds
 
     def add(self, dataset: str, gold: Units, parsed: Parsed) -> None:
         """Score one output (``parsed``) against its gold units."""
         task = gold.task
-        ds = self._by_key.get((task, dataset)) or self._dataset(task, dataset)
+        by_ds = self.scores.setdefault(task, {})
+        ds = by_ds.get(dataset)
+        if ds is None:
+            ds = by_ds[dataset] = DatasetScore(task)
         ds.n += 1
-        problems = parsed.problems
-        if problems:
-            if not parsed.ok:
-                ds.unparseable += 1
+        if parsed.problems:
             ds.with_problems += 1
-            counted, outputs_with = ds.problems, ds.outputs_with
-            first = set()
-            for p in problems:
-                k = p.kind
-                counted[k] = counted.get(k, 0) + 1
-                if k not in first:
-                    first.add(k)
-                    outputs_with[k] = outputs_with.get(k, 0) + 1
+            ds.unparseable += not parsed.ok
+            kinds = [p.kind for p in parsed.problems]
+            for k in kinds:
+                ds.problems[k] = ds.problems.get(k, 0) + 1
+            for k in dict.fromkeys(kinds):  # each kind once, in order of appearance
+                ds.outputs_with[k] = ds.outputs_with.get(k, 0) + 1
         pred = parsed.units
         if task == "slot":
             for s, right in slot_matches(gold, pred, ok=parsed.ok, loose_match=self.loose_match):
@@ -232,46 +199,12 @@ class Evaluator:
             return
         if pred.task != task:
             raise ValueError(f"prediction parsed as {pred.task!r} for a {task!r} gold record")
-        counts = ds.counts
-        if self.loose_match:
-            for m, c in sentence_counts(gold, pred, loose_match=True).items():
-                acc = counts[m]
-                acc.tp += c.tp
-                acc.pred += c.pred
-                acc.gold += c.gold
-            return
-        # The strict path inlines sentence_counts: it is the hot loop of an evaluation and of LDA.
-        if task == "ner":
-            g, p = gold.pairs, pred.pairs
-            acc = counts["entity"]
-        elif task == "re":
-            g, p = gold.triples, pred.triples
-            acc = counts["relation"]
-        else:
-            gg, pg = gold.groups, pred.groups
-            _bump(counts["trigger"], {(e, t) for e, t, _ in gg}, {(e, t) for e, t, _ in pg})
-            # Argument units are (event type, role, argument): counted per event type on the
-            # groups' own (role, argument) sets, without building a triple for every pair.
-            g_args, p_args = _args_by_event(gg), _args_by_event(pg)
-            acc = counts["argument"]
-            tp = 0
-            for event, args in p_args.items():
-                got = g_args.get(event)
-                if got is not None:
-                    tp += len(got & args)
-            acc.tp += tp
-            acc.pred += sum(map(len, p_args.values()))
-            acc.gold += sum(map(len, g_args.values()))
-            return
-        acc.tp += len(g & p)
-        acc.pred += len(p)
-        acc.gold += len(g)
-
-    def add_all(self, items: Iterable[tuple[str, Units, Parsed]]) -> Evaluator:
-        """:meth:`add` for every (dataset, gold, parsed); returns self."""
-        for dataset, gold, parsed in items:
-            self.add(dataset, gold, parsed)
-        return self
+        preds = unit_sets(pred, loose_match=self.loose_match)
+        for m, g in unit_sets(gold, loose_match=self.loose_match).items():
+            p, acc = preds[m], ds.counts[m]
+            acc.tp += len(g & p)
+            acc.pred += len(p)
+            acc.gold += len(g)
 
     def result(self) -> dict[str, Any]:
         """JSON-ready result: per task, per dataset scores and problems, the average row, and the
@@ -301,21 +234,6 @@ class Evaluator:
                 "micro": _micro(task, by_ds.values()),
             }
         return {"matching": "loose" if self.loose_match else "strict", "tasks": tasks}
-
-
-def _args_by_event(groups: frozenset) -> dict[str, frozenset]:
-    """The (role, argument) pairs of all trigger groups of each event type."""
-    by: dict[str, frozenset] = {}
-    for event, _, args in groups:
-        got = by.get(event)
-        by[event] = args if got is None else got | args
-    return by
-
-
-def _bump(acc: Counts, gold: frozenset | set, pred: frozenset | set) -> None:
-    acc.tp += len(gold & pred)
-    acc.pred += len(pred)
-    acc.gold += len(gold)
 
 
 def _task_order(task: str) -> int:

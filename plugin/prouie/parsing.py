@@ -4,17 +4,29 @@ Metrics, the SFR rewards and LDA all call :func:`parse_output`, so an output is 
 everywhere. It never raises on any string; whatever it cannot read is reported as a
 :class:`~prouie.units.Problem` and the output then has no units (it scores the minimum).
 
-The fast path is one ``json.loads``-speed decode of the whole string: a well-formed answer costs
-nothing more. Only when that fails does the slow path run, in order:
+One output goes one way down: text -> the decoded object and its problems (:func:`_read`) ->
+units (:func:`prouie.units.units_from_obj`). Reading an output:
 
-1. ``<think>...</think>`` blocks are dropped (an unclosed one means the answer was cut off);
-2. the content of a Markdown code fence is taken when there is one;
-3. the first JSON object in what is left is decoded, and text around it is reported (``extra_text``);
-4. a broken object is repaired: a cut-off ending is closed by hand (which keeps duplicate-key
-   detection), anything else goes through ``json_repair``.
+1. the text is decoded when it is JSON as a whole (see :func:`_decode`), the common case;
+2. else ``<think>...</think>`` blocks are dropped (an unclosed one means the answer was cut off),
+   then the content of a Markdown code fence is taken, each step followed by step 1 again;
+3. otherwise one linear scan of its bracket structure finds the top-level objects in it. The answer
+   is the first object holding a schema key (an earlier format sketch such as ``{"type": "entity"}``
+   does not hide it), else the first object at all. A cut-off last object is closed (its open
+   string and brackets); a value cut right after a separator or a space loses the dangling
+   separator or space. A closed object that is not JSON has a trailing comma or single quotes
+   fixed, or else goes through ``json_repair``, within the caps below.
+
+Worst case: every step is linear in the length of the output. Repair is bounded by documented
+caps: at most :data:`MAX_OBJECTS` objects are considered, an object nested deeper than
+:data:`MAX_DEPTH` is not read at all (the scan stops there), and ``json_repair`` (whose own cost
+grows faster than the length of its input) is tried on at most :data:`MAX_REPAIRS` of them, each at
+most :data:`REPAIR_MAX_CHARS` characters long and nested at most :data:`REPAIR_MAX_DEPTH` deep.
+What lies beyond the caps is read as unparseable (a closed object) or as an empty object (a cut-off
+one).
 
 Problem kinds reported here (the value-level ones, such as ``unknown_key`` or ``not_substring``, come
-from :func:`prouie.units.units_from_obj`; ``invalid_json`` and ``extra_text`` are this module's own):
+from :func:`prouie.units.units_from_obj`):
 
 - ``unparseable``: no JSON object could be read (``ok`` is False);
 - ``not_object``: valid JSON, but not an object (``ok`` is False);
@@ -28,28 +40,42 @@ from __future__ import annotations
 
 import json
 import re
-from functools import partial
 from typing import Any, NamedTuple
 
-from orjson import loads as _fast_loads
+import orjson
 
 from prouie.units import Problem, Units, empty_units, units_from_obj
 
-__all__ = ["Parsed", "Problem", "Reference", "decode_object", "parse_output", "reference"]
+__all__ = ["Parsed", "Problem", "Reference", "parse_output", "reference"]
+
+# The caps on the search and on repair (see the module docstring): with them the worst output of
+# benchmarks/adversarial_parse.py stays within 20x a clean output of the same length, and a
+# malformed object within the repair cap costs json_repair a few milliseconds at most.
+MAX_OBJECTS = 8
+MAX_DEPTH = 512
+MAX_REPAIRS = 1
+REPAIR_MAX_CHARS = 1000
+REPAIR_MAX_DEPTH = 3
 
 
 class Parsed(NamedTuple):
-    """A parsed output: its units, every problem seen, and whether a JSON object was read at all.
-
-    A NamedTuple: one is built per prediction and per rollout, so it must be cheap.
-    """
+    """A parsed output: its units, every problem seen, and whether a JSON object was read at all."""
 
     units: Units
     problems: list[Problem]
     ok: bool = True
 
 
-_new_parsed = partial(tuple.__new__, Parsed)  # positional, without NamedTuple's Python __new__
+class Reference(NamedTuple):
+    """Target objects proven to parse to ``units`` with no problem (see :func:`reference`).
+
+    An output that decodes, with no problem, to one of them needs no unit extraction: the parser
+    returns ``units`` itself. In GRPO most rollouts of a trained model are exactly the target, and
+    the reference is built once per prompt for all its rollouts.
+    """
+
+    objects: tuple[dict[str, Any], ...]
+    units: Units
 
 
 class _DupDict(dict):
@@ -59,47 +85,56 @@ class _DupDict(dict):
 
 
 def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # The C scanner hands over the raw (key, value) list, so a duplicate key costs one len() to see;
-    # the flag travels on the returned object, which keeps the parser free of shared state.
+    # The decoder hands over the raw (key, value) list, so a duplicate key costs one len() to see;
+    # the names travel on the returned object, which keeps the parser free of shared state.
     d = dict(pairs)
-    if len(d) != len(pairs):
-        out = _DupDict(d)
-        seen: set[str] = set()
-        dups: list[str] = []
-        for k, _ in pairs:
-            if k in seen and k not in dups:
-                dups.append(k)
-            seen.add(k)
-        out.duplicates = dups
-        return out
-    return d
+    if len(d) == len(pairs):
+        return d
+    out = _DupDict(d)
+    seen: set[str] = set()
+    out.duplicates = []
+    for k, _ in pairs:
+        if k in seen and k not in out.duplicates:
+            out.duplicates.append(k)
+        seen.add(k)
+    return out
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook)
-_decode = _DECODER.decode
-_raw_decode = _DECODER.raw_decode
+_JSON_DECODE = json.JSONDecoder(object_pairs_hook=_pairs_hook).decode
+
+
+def _decode(text: str) -> Any:
+    """``text`` decoded, duplicate keys recorded (see :class:`_DupDict`); raises ValueError.
+
+    ``orjson`` reads a flat object of string values about 5x faster than ``json``, which keeps
+    evaluation within 10x of bare ``json.loads`` (benchmarks/evaluate_throughput.py). It cannot
+    report a duplicate key, so its reading is taken only when it provably equals json's: with no
+    backslash in the text, exactly four quotes per key of an object of string values means no
+    key occurred twice. Anything else is read by ``json``.
+    """
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        obj = None
+    if (
+        type(obj) is dict
+        and "\\" not in text
+        and text.count('"') == 4 * len(obj)
+        and all(type(v) is str for v in obj.values())
+    ):
+        return obj
+    return _JSON_DECODE(text)
+
 
 _JSON_WS = " \t\n\r"
-_OTHER_JSON = frozenset('["-0123456789')  # first characters of JSON values other than objects
+_JSON_START = frozenset('{["-0123456789')  # first characters of a JSON value (literals aside)
 _LITERALS = frozenset(("true", "false", "null"))
-_THINK = re.compile(r"<think>.*?</think>", re.S)
 _FENCE_MARK = "```"
 _FENCE_INFO = re.compile(r"[ \t]*[A-Za-z0-9_+-]*[ \t]*\r?\n?")  # what follows an opening ```
-# How many "{" positions the slow path tries before it falls back to repairing from the first one;
-# bounds the work on long outputs full of braces.
-_MAX_STARTS = 8
-
-
-class Reference(NamedTuple):
-    """Target objects proven to parse to ``units`` with no problem (see :func:`reference`).
-
-    An output that decodes to one of them needs no unit extraction: the parser returns ``units``
-    directly. In GRPO most rollouts of a trained model are exactly the target, and the reference is
-    built once per prompt for all its rollouts.
-    """
-
-    objects: tuple[dict[str, Any], ...]
-    units: Units
+# One token of the bracket structure: a whole string, a bracket or comma, or an unclosed string's
+# opening quote. Possessive quantifiers keep long strings linear.
+_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[{}\[\],]|"', re.S)
+_SEPARATOR_ENDS = "|,;:"  # how the value grammar's separators (" | ", ", ", "; ", ": ") start
 
 
 def reference(
@@ -111,9 +146,9 @@ def reference(
 ) -> Reference | None:
     """A :class:`Reference` from gold target texts (e.g. the SA target; its CM form is added).
 
-    Each target goes through the full parser once; only targets that parse cleanly to one and the
-    same units are kept, so the shortcut can never give an answer the parser would not. None when
-    no target qualifies.
+    Each target goes through the parser once; only targets that parse with no problem to one and
+    the same units are kept, so the shortcut can never give an answer the parser would not. None
+    when no target qualifies.
 
     >>> ref = reference(['{"person": "Kevin"}'], "ner", ["person", "place"], input_text="Kevin")
     >>> [sorted(o.items()) for o in ref.objects]
@@ -125,10 +160,8 @@ def reference(
     objects: list[dict[str, Any]] = []
     units: Units | None = None
     for target in targets:
-        # Only plain JSON objects of string values (quote count proves no duplicate key) whose
-        # units come with no problem: exactly the outputs parse_output's fast path returns as is.
-        obj = _plain_object(target) if type(target) is str and target[:1] == "{" else None
-        if obj is None:
+        obj, problems = _read(target, labels)
+        if obj is None or problems or not all(type(v) is str for v in obj.values()):
             continue
         got, problems = units_from_obj(obj, task, labels, roles, input_text)
         if problems or (units is not None and got != units):
@@ -160,245 +193,262 @@ def parse_output(
     >>> parse_output('{"person": "Kevin', "ner", ["person"]).problems[0].kind
     'truncated'
     """
-    # The fast path: orjson (several times faster than json.loads) on what looks like a bare
-    # object. Anything else, or anything orjson refuses (it is stricter than json: NaN, huge
-    # integers, lone surrogates), goes the slow way, which reads with the json module.
-    if type(text) is not str or text[:1] != "{":
-        return _slow(text, task, labels, roles, input_text)
     try:
-        obj = _fast_loads(text)
-    except ValueError:
-        return _slow(text, task, labels, roles, input_text, tried=True)
-    try:
-        if type(obj) is not dict:  # pragma: no cover - text starting with "{" decodes to a dict
-            return _finish(obj, [], task, labels, roles, input_text)
-        # The rule of _plain_object, with its value check put off until a problem calls for it:
-        # anything else is read again by json.
-        plain = "\\" not in text and text.count('"') == 4 * len(obj)
-        if not plain:
-            return _finish(_json_reading(text, obj), [], task, labels, roles, input_text)
-        if ref is not None and obj in ref.objects:
-            return _new_parsed((ref.units, [], True))  # equal objects parse alike
-        units, problems = units_from_obj(obj, task, labels, roles, input_text)
-        # A non-string value (a problem units_from_obj reports) can make the count come out
-        # equal by chance: check the values only then.
-        if problems and any(type(v) is not str for v in obj.values()):
-            return _finish(_json_reading(text, obj), [], task, labels, roles, input_text)
-        return _new_parsed((units, problems, True))
-    except Exception as exc:  # pragma: no cover - a bug guard: parsing must never raise
-        return _internal_error(exc, task, labels)
-
-
-def _json_reading(text: str, fallback: dict[str, Any]) -> Any:
-    """json's reading of ``text`` (duplicate keys recorded), or orjson's when json fails."""
-    try:
-        return _decode(text)
-    except (ValueError, RecursionError):  # nesting json's recursion limit cannot follow
-        return fallback
-
-
-def decode_object(text: Any) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """The JSON object in a model output (or None) and the problems met reading it; never raises.
-
-    This is the decoding half of :func:`parse_output`, for callers that want the raw object.
-
-    >>> decode_object('```json\\n{"a": "b"}\\n```')
-    ({'a': 'b'}, [Problem(kind='extra_text', key=None, detail='code fence')])
-    """
-    try:
-        obj = _decode_checked(text)
-        problems: list[Problem] = []
-    except (ValueError, TypeError, RecursionError):
-        try:
-            obj, problems = _locate(text)
-        except Exception as exc:  # pragma: no cover - a bug guard: parsing must never raise
-            return None, [Problem("unparseable", None, f"internal error: {exc!r}")]
-    if isinstance(obj, dict):
-        dups = getattr(obj, "duplicates", None)
-        if dups:
-            problems = [*problems, *(Problem("duplicate_key", k) for k in dups)]
-        return obj, problems
-    if obj is None and any(p.kind == "unparseable" for p in problems):
-        return None, problems
-    return None, [*problems, Problem("not_object", None, type(obj).__name__)]
-
-
-def _slow(
-    text: Any,
-    task: str,
-    labels: list[str] | tuple[str, ...],
-    roles: list[str] | tuple[str, ...] | None,
-    input_text: str | None,
-    tried: bool = False,
-) -> Parsed:
-    try:
-        obj, problems = _locate(text, tried)
-        return _finish(obj, problems, task, labels, roles, input_text)
-    except Exception as exc:  # pragma: no cover - a bug guard: parsing must never raise
-        return _internal_error(exc, task, labels)
-
-
-def _internal_error(exc: Exception, task: str, labels: list[str] | tuple[str, ...]) -> Parsed:
-    problem = Problem("unparseable", None, f"internal error: {exc!r}")
-    try:
-        return Parsed(empty_units(task, labels), [problem], False)
-    except Exception:  # labels that are not even iterable
-        return Parsed(Units(str(task)), [problem], False)
-
-
-def _finish(
-    obj: Any,
-    problems: list[Problem],
-    task: str,
-    labels: list[str] | tuple[str, ...],
-    roles: list[str] | tuple[str, ...] | None,
-    input_text: str | None,
-) -> Parsed:
-    if isinstance(obj, dict):
-        dups = getattr(obj, "duplicates", None)
-        if dups:
-            problems.extend(Problem("duplicate_key", k) for k in dups)
+        obj, problems = _read(text, labels)
+        if obj is None:
+            return Parsed(empty_units(task, labels), problems, False)
+        if ref is not None and not problems and obj in ref.objects:
+            return Parsed(ref.units, [], True)  # equal objects parse alike
         units, more = units_from_obj(obj, task, labels, roles, input_text)
-        problems.extend(more)
-        return Parsed(units, problems, True)
-    if obj is not None or not any(p.kind == "unparseable" for p in problems):
-        problems.append(Problem("not_object", None, type(obj).__name__))
-    return Parsed(empty_units(task, labels), problems, False)
+        return Parsed(units, problems + more, True)
+    except Exception as exc:  # pragma: no cover - a bug guard: parsing must never raise
+        problem = Problem("unparseable", None, f"internal error: {exc!r}")
+        try:
+            return Parsed(empty_units(task, labels), [problem], False)
+        except Exception:  # labels that are not even iterable
+            return Parsed(Units(str(task)), [problem], False)
 
 
-def _locate(text: Any, tried: bool = False) -> tuple[Any, list[Problem]]:
-    """Find and decode the JSON object in an output that is not plain JSON (``tried``: orjson
-    already failed on ``text`` as it is)."""
-    if not isinstance(text, str):
+def _read(text: Any, labels: Any) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The answer object of an output (None when there is none) and the problems met reading it."""
+    if type(text) is not str:
         return None, [Problem("unparseable", None, f"not a string: {type(text).__name__}")]
     problems: list[Problem] = []
-    s = text
-    if "think>" in s:
-        s = _strip_think(s, problems)
-    if "```" in s:
-        s = _unfence(s, problems)
+    obj, s = _whole(text), text  # the common case: the output is JSON as a whole
+    # Else <think> blocks, then a code fence, are taken off, and the rest tried again after each
+    # step (so a "```" inside an object after a <think> block is just text).
+    for marker, unwrap in (("think>", _strip_think), (_FENCE_MARK, _unfence)):
+        if type(obj) is not dict and marker in s:
+            s = unwrap(s, problems)
+            obj = _whole(s)
+    if isinstance(obj, dict):
+        return obj, _with_duplicates(obj, problems)
+    if obj is not _NOT_JSON:
+        problems.append(Problem("not_object", None, type(obj).__name__))
+        return None, problems
     if not s.strip():
         problems.append(Problem("unparseable", None, "empty output"))
         return None, problems
+    return _find_object(s, labels, problems)
+
+
+_NOT_JSON = object()
+
+
+def _whole(s: str) -> Any:
+    """``s`` decoded as one JSON value (JSON whitespace around it allowed), else ``_NOT_JSON``."""
     body = s.strip(_JSON_WS)
-    if body[:1] == "{" and body[-1:] == "}":
-        # Valid JSON once the wrapping is gone (a <think> block, the common ```json fence, blank
-        # lines) needs no search. orjson alone here: what it cannot read plainly, json's raw_decode
-        # below reads (duplicate keys and all) or explains.
-        if not (tried and s is text):
-            obj = _plain_object(body)
-            if obj is not None:
-                return obj, problems
-    elif body[:1] in _OTHER_JSON or body in _LITERALS:
-        # Valid JSON that is not an object is reported as such.
+    if body[:1] in _JSON_START or body in _LITERALS:
         try:
-            return _decode_checked(body), problems
+            return _decode(body)
         except (ValueError, RecursionError):
             pass
-    first = s.find("{")
-    if first < 0:
+    return _NOT_JSON
+
+
+def _with_duplicates(obj: dict[str, Any], problems: list[Problem]) -> list[Problem]:
+    if type(obj) is _DupDict:
+        problems.extend(Problem("duplicate_key", k) for k in obj.duplicates)
+    return problems
+
+
+class _Candidate:
+    """One top-level ``{...}`` of an output: where it is, and what reading it gave."""
+
+    __slots__ = ("start", "end", "depth", "cut", "comma", "obj", "repaired")
+
+    def __init__(self, start: int, end: int, depth: int, cut: str | None, comma: int) -> None:
+        self.start, self.end, self.depth = start, end, depth
+        self.cut = cut  # for an object never closed: the closing text it lacks
+        self.comma = comma  # the index of its last top-level comma, -1 when none
+        self.obj: Any = None
+        self.repaired = False
+
+
+def _find_object(
+    s: str, labels: Any, problems: list[Problem]
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    candidates = _candidates(s)
+    if not candidates:
         problems.append(Problem("unparseable", None, "no JSON object in the output"))
         return None, problems
-    try:
-        # A complete object, alone or with text around it (chatter before or after the answer).
-        obj, obj_end = _raw_decode(s, first)
-    except (ValueError, RecursionError):
-        obj = None
-    if isinstance(obj, dict):
-        _extra(s, first, obj_end, problems)
-        return obj, problems
-
-    end, in_str, stack, last_comma = _scan(s, first)
-    if end < 0:
-        # The first object never closes (every later "{" is inside it): the output was cut off.
-        if not any(p.kind == "truncated" for p in problems):
-            problems.append(Problem("truncated", None, "the JSON object is not closed"))
-        candidate = s[first:]
-        obj = _close(candidate, in_str, stack, last_comma - first if last_comma >= 0 else -1)
-        if obj is None:
-            obj = _repair(candidate)
-        if not isinstance(obj, dict):
-            obj = {}  # cut off before its first complete member: an object with nothing in it
-    else:
-        # A complete object somewhere: text around it is extra. A closed but invalid first object
-        # (a format sketch before the answer, say) gives way to a later valid one. (The first "{"
-        # was tried above.)
-        start, tries = s.find("{", first + 1), 1
-        while start >= 0 and tries < _MAX_STARTS:
-            tries += 1
-            try:
-                obj, obj_end = _raw_decode(s, start)
-            except (ValueError, RecursionError):
-                start = s.find("{", start + 1)
-                continue
-            if isinstance(obj, dict):
-                _extra(s, start, obj_end, problems)
-                return obj, problems
-            start = s.find("{", start + 1)
-        candidate = s[first:end]
-        _extra(s, first, end, problems)
-        obj = _quick_fix(candidate)
-        if obj is None:
-            obj = _repair(candidate)
-        if isinstance(obj, dict):
-            problems.append(Problem("invalid_json", None, _json_error(candidate)))
-    if not isinstance(obj, dict):
-        problems.append(Problem("unparseable", None, "no JSON object could be recovered"))
-        return None, problems
-    return obj, problems
+    for c in candidates:
+        c.obj = _decode_candidate(s, c)
+    chosen = _first(candidates, labels)
+    if chosen is None:
+        repairs = 0
+        for c in candidates:
+            if c.obj is None and repairs < MAX_REPAIRS and _repairable(c):
+                repairs += 1
+                c.obj, c.repaired = _repair(s[c.start : c.end], c.cut is None), True
+        chosen = _first(candidates, labels) or _first(candidates, ())
+    if chosen is None:
+        cut = candidates[-1]
+        if cut.cut is None:
+            problems.append(Problem("unparseable", None, "no JSON object could be recovered"))
+            return None, problems
+        chosen, cut.obj = cut, {}  # cut off before its first complete member: nothing in it
+    if chosen.cut is not None and not any(p.kind == "truncated" for p in problems):
+        problems.append(Problem("truncated", None, "the JSON object is not closed"))
+    before, after = s[: chosen.start].strip(_JSON_WS), s[chosen.end :].strip(_JSON_WS)
+    if before or after:
+        where = " and ".join(w for w, t in (("before", before), ("after", after)) if t)
+        problems.append(Problem("extra_text", None, f"text {where} the JSON object"))
+    if chosen.repaired and chosen.cut is None:
+        problems.append(Problem("invalid_json", None, _json_error(s[chosen.start : chosen.end])))
+    return chosen.obj, _with_duplicates(chosen.obj, problems)
 
 
-def _plain_object(s: str) -> dict[str, Any] | None:
-    """orjson's reading of ``s`` when it is provably json's, else None.
-
-    A flat object of string values whose text has no backslash holds exactly 4 quotes per key;
-    then orjson reads it as json does, and no key occurred twice (both decoders would keep only
-    the last value without a word).
-    """
-    try:
-        obj = _fast_loads(s)
-    except ValueError:
-        return None
-    if (
-        type(obj) is dict
-        and "\\" not in s
-        and s.count('"') == 4 * len(obj)
-        and all(type(v) is str for v in obj.values())
-    ):
-        return obj
+def _first(candidates: list[_Candidate], labels: Any) -> _Candidate | None:
+    """The first candidate read as an object that holds a key of ``labels`` (any key when empty)."""
+    for c in candidates:
+        if isinstance(c.obj, dict) and (not labels or any(k in c.obj for k in labels)):
+            return c
     return None
 
 
-def _decode_checked(s: str) -> Any:
-    """``s`` decoded, duplicate keys recorded (see :class:`_DupDict`); raises ValueError.
+def _candidates(s: str) -> list[_Candidate]:
+    """The top-level objects of ``s`` (at most :data:`MAX_OBJECTS`), from one linear scan."""
+    found: list[_Candidate] = []
+    start = s.find("{")
+    while start >= 0 and len(found) < MAX_OBJECTS:
+        closers: list[str] = []
+        depth = 0
+        comma = -1
+        for m in _TOKEN.finditer(s, start):
+            c = s[m.start()]
+            if c == '"':
+                if m.end() - m.start() == 1:  # an unclosed string: the text ends inside it
+                    cut = '"' + "".join(reversed(closers))
+                    found.append(_Candidate(start, len(s), depth, cut, comma))
+                    return found
+            elif c == ",":
+                if len(closers) == 1:
+                    comma = m.start()
+            elif c in "{[":
+                closers.append("}" if c == "{" else "]")
+                depth = max(depth, len(closers))
+                if depth > MAX_DEPTH:  # deeper than a decoder reads: not an object, stop here
+                    found.append(_Candidate(start, len(s), depth, None, -1))
+                    return found
+            else:
+                closers.pop()
+                if not closers:
+                    found.append(_Candidate(start, m.end(), depth, None, comma))
+                    break
+        else:
+            found.append(_Candidate(start, len(s), depth, "".join(reversed(closers)), comma))
+            return found
+        # Between objects, quotes are prose (an apostrophe-free "quote"), not JSON strings.
+        start = s.find("{", found[-1].end)
+    return found
 
-    orjson when :func:`_plain_object` vouches for its reading, the json module (with the
-    key-counting hook) otherwise.
+
+def _decode_candidate(s: str, c: _Candidate) -> Any:
+    """``json``'s reading of a candidate; None when it fails.
+
+    A cut-off object is closed first (its open string and brackets); failing that, it is cut at
+    its last top-level comma, which drops a key cut mid-way. (``json_repair`` would read both, but
+    loses the duplicate keys that ``json`` reports.)
     """
-    obj = _plain_object(s) if type(s) is str else None
-    return obj if obj is not None else _decode(s)
+    text = s[c.start : c.end]
+    if c.cut is None:
+        attempts = [text]
+    elif c.cut[:1] == '"':
+        if (len(text) - len(text.rstrip("\\"))) % 2:
+            text = text[:-1]  # a cut-off escape sequence
+        attempts = [_drop_dangling(text) + c.cut]
+    else:
+        attempts = [text.rstrip().rstrip(",") + c.cut]
+    if c.cut is not None and c.comma >= 0:
+        attempts.append(s[c.start : c.comma] + "}")
+    for attempt in attempts:
+        try:
+            obj = _decode(attempt)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict):
+            return obj
+    return None
+
+
+def _drop_dangling(text: str) -> str:
+    """A value cut right after a separator (or its first character) or a space loses them."""
+    text = text.rstrip()
+    if text[-1:] and text[-1] in _SEPARATOR_ENDS:
+        text = text[:-1].rstrip()
+    return text
+
+
+def _repairable(c: _Candidate) -> bool:
+    return c.end - c.start <= REPAIR_MAX_CHARS and c.depth <= REPAIR_MAX_DEPTH
+
+
+_TRAILING_COMMA = re.compile(r",[ \t\n\r]*([}\]])")
+
+
+def _repair(candidate: str, closed: bool) -> Any:
+    """``json_repair``'s reading of a candidate, after the two commonest slips of a closed object.
+
+    A trailing comma, and a Python-style dict in single quotes (only when the text has no double
+    quote, so that no apostrophe is mistaken), are fixed first: ``json_repair`` reads ``{, }`` as
+    a list and mangles escaped quotes in single-quoted values.
+    """
+    if closed:
+        fixed = _TRAILING_COMMA.sub(r"\1", candidate)
+        if '"' not in fixed:
+            fixed = fixed.replace("'", '"')
+        try:
+            return _decode(fixed)
+        except (ValueError, RecursionError):
+            pass
+    import json_repair
+
+    try:
+        return json_repair.repair_json(candidate, return_objects=True)
+    except Exception:  # json_repair is a best effort; its failures are ours to classify
+        return None
+
+
+def _json_error(candidate: str) -> str:
+    try:
+        json.loads(candidate)
+    except json.JSONDecodeError as exc:
+        return f"{exc.msg} at column {exc.colno}"
+    except (ValueError, RecursionError) as exc:
+        return str(exc)
+    return "repaired"
 
 
 def _strip_think(s: str, problems: list[Problem]) -> str:
-    s = _THINK.sub("", s)
+    # Closed <think>...</think> blocks are dropped (str.find, not a lazy regex, which would rescan
+    # the rest of the text from every unclosed "<think>").
+    kept: list[str] = []
+    pos = 0
+    while (opening := s.find("<think>", pos)) >= 0:
+        closing = s.find("</think>", opening + 7)
+        if closing < 0:
+            break
+        kept.append(s[pos:opening])
+        pos = closing + 8
+    s = "".join(kept) + s[pos:]
     if "</think>" in s:
         # The opening tag was part of the prompt (a thinking chat template): the answer follows.
         s = s.rpartition("</think>")[2]
     if "<think>" in s:
-        head, _, tail = s.partition("<think>")
+        head = s.partition("<think>")[0]
         if "{" in head:
             # An answer before a runaway thought: keep the answer.
             problems.append(Problem("extra_text", None, "unclosed <think> after the answer"))
-            return head
-        problems.append(Problem("truncated", None, "unclosed <think> block"))
+        else:
+            problems.append(Problem("truncated", None, "unclosed <think> block"))
         return head
     return s
 
 
 def _unfence(s: str, problems: list[Problem]) -> str:
     # The first fenced block holding a "{": its info string (```json) is skipped, and its body runs
-    # to the next ``` or, for a fence never closed, to the end. (str.find, not a lazy regex: the
-    # body of a long answer would be matched a character at a time.)
+    # to the next ``` or, for a fence never closed, to the end.
     pos = s.find(_FENCE_MARK)
     while pos >= 0:
         start = _FENCE_INFO.match(s, pos + 3).end()  # type: ignore[union-attr]
@@ -416,127 +466,3 @@ def _unfence(s: str, problems: list[Problem]) -> str:
             break
         pos = s.find(_FENCE_MARK, end)
     return s
-
-
-def _extra(s: str, start: int, end: int, problems: list[Problem]) -> None:
-    # JSON's own whitespace only: anything else around the object (a no-break space, say) would not
-    # survive a strict reader, so it counts as extra text.
-    before, after = s[:start].strip(_JSON_WS), s[end:].strip(_JSON_WS)
-    if before or after:
-        where = " and ".join(w for w, t in (("before", before), ("after", after)) if t)
-        problems.append(Problem("extra_text", None, f"text {where} the JSON object"))
-
-
-# One token of the bracket structure: a whole string, a bracket or comma, or an unclosed string's
-# opening quote. Possessive quantifiers keep long strings linear.
-_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[{}\[\],]|"', re.S)
-
-
-def _scan(s: str, start: int) -> tuple[int, bool, list[str], int]:
-    """Bracket structure from the "{" at ``start``: (index past its closing "}" or -1, whether the
-    text ends inside a string, the closers still open, the last top-level comma or -1)."""
-    stack: list[str] = []
-    last_comma = -1
-    for m in _TOKEN.finditer(s, start):
-        t = m.group()
-        c = t[0]
-        if c == '"':
-            if len(t) == 1:
-                return -1, True, stack, last_comma
-        elif c == "{":
-            stack.append("}")
-        elif c == "[":
-            stack.append("]")
-        elif c == ",":
-            if len(stack) == 1:
-                last_comma = m.start()
-        elif stack:
-            stack.pop()
-            if not stack:
-                return m.end(), False, stack, last_comma
-    return -1, False, stack, last_comma
-
-
-def _close(
-    candidate: str, in_str: bool, stack: list[str], last_comma: int
-) -> dict[str, Any] | None:
-    """Close a cut-off object by hand, keeping what was complete; None when that fails.
-
-    First the open string and containers are closed (a value cut mid-way is kept as written); then
-    the object is cut at its last top-level comma (a key or value cut mid-way is dropped). Cut off
-    at its first key, it keeps that key, with an empty value, only when the key and its colon are
-    whole.
-    """
-    closing = "".join(reversed(stack))
-    body = candidate
-    if in_str:
-        tail = len(body) - len(body.rstrip("\\"))
-        if tail % 2:
-            body = body[:-1]  # a cut-off escape sequence
-        attempts = [body + '"' + closing]
-    else:
-        attempts = [body.rstrip().rstrip(",") + closing]
-    if last_comma >= 0:
-        attempts.append(candidate[:last_comma] + "}")
-    else:
-        cut = _FIRST_KEY_CUT.match(candidate)
-        if cut:
-            # Cut off at its first key: a whole key and its colon stand with an empty value (a key
-            # outside the schema is still worth reporting), anything less is nothing.
-            key = cut.group("key")
-            if not (key and cut.group("colon")):
-                return {}
-            try:
-                return {_decode(key): ""}
-            except ValueError:
-                pass  # an invalid escape in the key: the repair below has its say
-    for attempt in attempts:
-        try:
-            obj = _decode(attempt)
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(obj, dict):
-            return obj
-    return None
-
-
-# An object cut off inside its first key, or right after it (and its colon).
-_FIRST_KEY_CUT = re.compile(
-    r'\{[ \t\n\r]*(?:(?P<key>"(?:[^"\\]|\\.)*+")[ \t\n\r]*(?P<colon>:)?[ \t\n\r]*'
-    r'|"(?:[^"\\]|\\.)*+)?\Z'
-)
-_TRAILING_COMMA = re.compile(r",\s*([}\]])")
-
-
-def _quick_fix(candidate: str) -> dict[str, Any] | None:
-    """The two commonest slips, fixed without a full repair pass: a trailing comma, and a Python-style
-    dict in single quotes (only when the text has no double quote, so no apostrophe is mistaken)."""
-    fixed = _TRAILING_COMMA.sub(r"\1", candidate)
-    if '"' not in fixed:
-        fixed = fixed.replace("'", '"')
-    if fixed == candidate:
-        return None
-    try:
-        obj = _decode(fixed)
-    except (ValueError, RecursionError):
-        return None
-    return obj if isinstance(obj, dict) else None
-
-
-def _repair(candidate: str) -> Any:
-    import json_repair
-
-    try:
-        return json_repair.repair_json(candidate, return_objects=True)
-    except Exception:  # json_repair is a best effort; its failures are ours to classify
-        return None
-
-
-def _json_error(candidate: str) -> str:
-    try:
-        json.loads(candidate)
-    except json.JSONDecodeError as exc:
-        return f"{exc.msg} at column {exc.colno}"
-    except (ValueError, RecursionError) as exc:
-        return str(exc)
-    return "repaired"

@@ -6,7 +6,7 @@ percentile's value, and reports their min/mean/max (as the paper describes Table
 
 from __future__ import annotations
 
-import math
+import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -16,13 +16,16 @@ from prouie.targets import render_target
 PERCENTILES = (50, 70, 99)
 
 
-def percentile(sorted_values: list[int], p: float) -> float:
-    """Linear-interpolated percentile (numpy's default definition) of sorted values."""
-    if not sorted_values:
-        return float("nan")
-    k = (len(sorted_values) - 1) * p / 100
-    lo, hi = math.floor(k), math.ceil(k)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+def percentile(sorted_values: list[int], p: int) -> float:
+    """Linear-interpolated percentile (numpy's default definition, ``statistics.quantiles``'
+    inclusive method) of sorted values; NaN for none.
+
+    >>> percentile([1, 2, 3, 4], 50)
+    2.5
+    """
+    if len(sorted_values) < 2:
+        return float(sorted_values[0]) if sorted_values else float("nan")
+    return statistics.quantiles(sorted_values, n=100, method="inclusive")[p - 1]
 
 
 @dataclass

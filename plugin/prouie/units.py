@@ -16,10 +16,9 @@ rendering and parsing so the two can never disagree:
 from __future__ import annotations
 
 from collections.abc import Collection
-from functools import partial
 from typing import Any, NamedTuple
 
-from prouie.records import Example
+from prouie.records import TASKS, Example
 
 SEP = " | "
 PAIR_SEP = ", "
@@ -93,30 +92,6 @@ class Units(NamedTuple):
         return frozenset((e, r, a) for e, _, args in self.groups for r, a in args)
 
 
-# Positional construction straight through tuple.__new__, for the hot paths (all six fields):
-# NamedTuple's own __new__ is a Python function.
-_new_units = partial(tuple.__new__, Units)
-
-# frozenset views of schema tuples (labels, roles), kept per tuple object: a ground truth hands the
-# same tuples over for every rollout of its prompt. The entry holds the tuple itself, so its id
-# cannot be reused while the entry lives; lists are never kept, since they may change.
-_FROZEN: dict[int, tuple[tuple, frozenset]] = {}
-_FROZEN_MAX = 65536
-
-
-def _frozen(seq: Any) -> frozenset:
-    if type(seq) is not tuple:
-        return frozenset(seq)
-    hit = _FROZEN.get(id(seq))
-    if hit is not None and hit[0] is seq:
-        return hit[1]
-    if len(_FROZEN) >= _FROZEN_MAX:
-        _FROZEN.clear()
-    value = frozenset(seq)
-    _FROZEN[id(seq)] = (seq, value)
-    return value
-
-
 def empty_units(task: str, labels: list[str] | tuple[str, ...] = ()) -> Units:
     """The units of an output that extracted nothing (slot task: every slot empty)."""
     if task == "slot":
@@ -174,25 +149,44 @@ def sorted_spans(spans: Any) -> list:
 # ----------------------------------------------------------------------------- value grammar
 
 
+def loose(s: str) -> str:
+    """The loose form of a string: case folded, whitespace runs collapsed to one space, trimmed.
+
+    >>> loose("  New\\tYORK ")
+    'new york'
+    """
+    return " ".join(s.split()).casefold()
+
+
 def split_re_pair(pair: str, input_text: str | None = None) -> tuple[str, str] | None:
     """Split ``"head, tail"``; ``None`` when there is no ``", "``.
 
     When the pair holds more than one ``", "``, the split whose both sides are substrings of the input
-    wins (the leftmost such split); without an input, or when none qualifies, the leftmost split.
+    wins (the leftmost such split); failing that, the leftmost split whose sides are substrings once
+    case and spacing are ignored (as loose matching compares them); without an input, or when none
+    qualifies, the leftmost split. Splits with a side longer than the input are not tried, which
+    bounds the work by the input's length.
 
     >>> split_re_pair("Paris, France, Europe", "Paris, France is in Europe")
     ('Paris, France', 'Europe')
+    >>> split_re_pair("upper marlboro , md., USA", "Upper Marlboro , Md. , USA")
+    ('upper marlboro , md.', 'USA')
     """
     first = pair.find(PAIR_SEP)
     if first < 0:
         return None
     if input_text is not None and pair.find(PAIR_SEP, first + 1) >= 0:
-        pos = first
-        while pos >= 0:
-            head, tail = pair[:pos], pair[pos + 2 :]
-            if head in input_text and tail in input_text:
-                return head, tail
-            pos = pair.find(PAIR_SEP, pos + 1)
+        n = len(input_text)
+        seps = [
+            i
+            for i in range(max(first, len(pair) - 2 - n), min(len(pair), n + 1))
+            if pair.startswith(PAIR_SEP, i)
+        ]
+        for norm in (str, loose):
+            text = norm(input_text)
+            for pos in seps:
+                if norm(pair[:pos]) in text and norm(pair[pos + 2 :]) in text:
+                    return pair[:pos], pair[pos + 2 :]
     return pair[:first], pair[first + 2 :]
 
 
@@ -250,140 +244,91 @@ def units_from_obj(
     roles: list[str] | tuple[str, ...] | None = None,
     input_text: str | None = None,
 ) -> tuple[Units, list[Problem]]:
-    """Units of a decoded target object plus every problem seen; never raises.
+    """Units of a decoded target object plus every problem seen; never raises on the object.
 
     Unknown keys, non-string values, empty values (``"Kevin | "``), values that are not substrings
     of ``input_text`` (when given), duplicates and malformed pairs/groups are reported. What can be
     kept is kept: a value that is not a substring still counts as a unit (the metric, not the
     parser, decides it is wrong); values under unknown keys are dropped. A list of strings where a
-    joined string was asked for is joined and reported as ``non_string_value``.
+    joined string was asked for is joined and reported as ``non_string_value``. An unknown task
+    raises ValueError.
 
     >>> units, problems = units_from_obj({"person": "Ann | Bob"}, "ner", ["person"], input_text="Ann, Bob")
     >>> sorted(units.pairs), problems
     ([('person', 'Ann'), ('person', 'Bob')], [])
     """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}")
     problems: list[Problem] = []
-    # A short schema is searched as it is (no set to build per call); a long one as a set.
-    known = labels if len(labels) <= 24 else _frozen(labels)
-    # A CM output lists every label in schema order: one C-level comparison then vouches for all
-    # its keys, instead of a membership test per key.
-    all_known = len(obj) == len(labels) and list(obj) == list(labels)
-    # Each task's loop below repeats the same key/value guard inline rather than calling a helper:
-    # this runs for every key of every prediction and rollout, and the call was the cost.
-    if task == "slot":
-        values = dict.fromkeys(labels, "")
-        for key, value in obj.items():
-            value = _value(key, value, known, problems)
-            if value:
-                values[key] = value.strip()
-        return Units(task, slots=tuple(values.items())), problems
-    check = input_text is not None
-    if task == "ner":
-        pairs: set[tuple[str, str]] = set()
-        types: set[str] = set()
-        for key, value in obj.items():
-            if type(value) is str and (all_known or key in known):
-                if not value:
-                    continue  # an empty key: the most common value of a CM output
-            else:
-                value = _value(key, value, known, problems)
-                if not value:
-                    continue
-            if SEP not in value:  # the common case: one entity
-                if check and value not in input_text:
-                    problems.append(Problem("not_substring", key, value))
-                pairs.add((key, value))
-                types.add(key)
-                continue
-            for part in _unique_parts(key, value.split(SEP), problems):
-                if check and part not in input_text:
-                    problems.append(Problem("not_substring", key, part))
-                pairs.add((key, part))
-                types.add(key)
-        return _new_units((task, frozenset(types), frozenset(pairs), _EMPTY, _EMPTY, ())), problems
-    if task == "re":
-        triples: set[tuple[str, str, str]] = set()
-        types = set()
-        for key, value in obj.items():
-            if type(value) is str and (all_known or key in known):
-                if not value:
-                    continue  # an empty key: the most common value of a CM output
-            else:
-                value = _value(key, value, known, problems)
-                if not value:
-                    continue
-            for part in (
-                _unique_parts(key, value.split(SEP), problems) if SEP in value else (value,)
-            ):
+    known = frozenset(labels)
+    role_set = frozenset(roles) if roles else None
+    slots = dict.fromkeys(labels, "") if task == "slot" else {}
+    units: set[tuple[str, ...]] = set()
+    groups: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for key, value in obj.items():
+        value = _value(key, value, known, problems)
+        if not value:
+            continue
+        if task == "slot":
+            slots[key] = value.strip()
+            continue
+        parts = value.split(SEP)
+        # One part is the (non-empty) value itself: nothing to drop or report.
+        for part in _unique_parts(key, parts, problems) if len(parts) > 1 else parts:
+            if task == "ner":
+                _check_in(input_text, key, (part,), problems)
+                units.add((key, part))
+            elif task == "re":
                 pair = split_re_pair(part, input_text)
                 if pair is None or not pair[0] or not pair[1]:
                     problems.append(Problem("malformed_pair", key, part))
                     continue
-                head, tail = pair
-                if check:
-                    if head not in input_text:
-                        problems.append(Problem("not_substring", key, head))
-                    if tail not in input_text:
-                        problems.append(Problem("not_substring", key, tail))
-                triples.add((key, head, tail))
-                types.add(key)
-        return _new_units(
-            (task, frozenset(types), _EMPTY, frozenset(triples), _EMPTY, ())
-        ), problems
-    if task != "ee":
-        raise ValueError(f"unknown task {task!r}")
-    # Roles are searched like labels: a short list as it is, a long one as a set.
-    role_set = (roles if len(roles) <= 24 else _frozen(roles)) if roles else None
-    groups: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    for key, value in obj.items():
-        if type(value) is str and (all_known or key in known):
-            if not value:
-                continue  # an empty key: the most common value of a CM output
-        else:
-            value = _value(key, value, known, problems)
-            if not value:
-                continue
-        for part in _unique_parts(key, value.split(SEP), problems) if SEP in value else (value,):
-            group = split_ee_group(part, role_set)
-            if group is None or not group[0]:
-                problems.append(Problem("malformed_group", key, part))
-                continue
-            trigger, args = group
-            if check:
-                if trigger not in input_text:
-                    problems.append(Problem("not_substring", key, trigger))
-                for _, arg in args:
-                    if arg not in input_text:
-                        problems.append(Problem("not_substring", key, arg))
-            # split_ee_group glues a piece whose role is unknown onto the argument before it, so
-            # only the first pair can have one.
-            if role_set is not None and args and args[0][0] not in role_set:
-                problems.append(Problem("malformed_group", key, f"unknown role {args[0][0]!r}"))
-            got = groups.get((key, trigger))
-            if got is None:
-                groups[(key, trigger)] = set(args)
+                _check_in(input_text, key, pair, problems)
+                units.add((key, *pair))
             else:
-                got.update(args)
-    units = _new_units(
-        (
-            task,
-            frozenset({e for e, _ in groups}),
-            _EMPTY,
-            _EMPTY,
-            frozenset([(e, t, frozenset(a)) for (e, t), a in groups.items()]),
-            (),
-        )
-    )
-    return units, problems
+                group = split_ee_group(part, role_set)
+                if group is None or not group[0]:
+                    problems.append(Problem("malformed_group", key, part))
+                    continue
+                trigger, args = group
+                _check_in(input_text, key, (trigger, *(arg for _, arg in args)), problems)
+                # split_ee_group glues a piece whose role is unknown onto the argument before
+                # it, so only the first pair can have one.
+                if role_set is not None and args and args[0][0] not in role_set:
+                    problems.append(Problem("malformed_group", key, f"unknown role {args[0][0]!r}"))
+                groups.setdefault((key, trigger), set()).update(args)
+    if task == "slot":
+        return Units(task, slots=tuple(slots.items())), problems
+    if task == "ner":
+        return Units(task, types=frozenset(t for t, _ in units), pairs=frozenset(units)), problems
+    if task == "re":
+        return Units(
+            task, types=frozenset(t for t, *_ in units), triples=frozenset(units)
+        ), problems
+    return Units(
+        task,
+        types=frozenset(e for e, _ in groups),
+        groups=frozenset((e, t, frozenset(a)) for (e, t), a in groups.items()),
+    ), problems
+
+
+def _check_in(
+    input_text: str | None, key: str, strings: tuple[str, ...], problems: list[Problem]
+) -> None:
+    """Note every string that is not a substring of the input (when the input is known)."""
+    if input_text is not None:
+        for s in strings:
+            if s not in input_text:
+                problems.append(Problem("not_substring", key, s))
 
 
 def _value(key: str, value: Any, known: Any, problems: list[Problem]) -> str:
     """The string value of a known key ("" when there is nothing to read), problems noted."""
+    if type(value) is str and key in known:
+        return value
     if key not in known:
         problems.append(Problem("unknown_key", key))
         return ""
-    if type(value) is str:
-        return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         problems.append(Problem("non_string_value", key, "list"))
         return SEP.join(value)
