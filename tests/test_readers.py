@@ -199,7 +199,7 @@ def test_ie_instructions_malformed(tmp_path: Path) -> None:
     )
     assert stats.skipped == 1 and "dev.json[1]" in stats.errors[0]
     write(root / "NER" / "toy" / "dev.json", '[{"sentence": "A", "entities": []}, {"sent')
-    with pytest.raises(RecordError, match="invalid JSON array"):
+    with pytest.raises(RecordError, match=r"dev\.json:1: .*invalid JSON"):
         list(read("ie_instructions", root, split="dev"))
 
 
