@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="dataset_dir for LLaMA-Factory")
     p.add_argument(
         "--name",
-        help="dataset name in dataset_info.json (default <dataset>_<task>[_<split>]_<stage>)",
+        help="dataset name in dataset_info.json (default <dataset>_<stage>_<task>[_<split>])",
     )
     p.set_defaults(func=run)
 
