@@ -84,7 +84,10 @@ class AtomicFiles:
         if name not in self.paths:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             # Named by process id (not mkstemp) so the output gets the usual umask permissions.
-            self.paths[name] = self.out_dir / f".{name}.{os.getpid()}.tmp"
+            # The suffix is kept last: some writers (matplotlib) choose the format from it.
+            stem, dot, suffix = name.rpartition(".")
+            tmp = f".{stem}.{os.getpid()}.tmp.{suffix}" if dot else f".{name}.{os.getpid()}.tmp"
+            self.paths[name] = self.out_dir / tmp
         return self.paths[name]
 
     def get(self, name: str) -> IO[str]:

@@ -18,7 +18,8 @@ _COMMAND_OPTIONS = {"split"}
 def add_input_args(p: argparse.ArgumentParser) -> None:
     """``--input``, ``--format`` and every registered format's own options (once per flag)."""
     p.add_argument("--input", required=True, help="file or folder to read")
-    p.add_argument("--format", required=True, choices=FORMATS, help="input format")
+    # No argparse ``choices``: the registry's error suggests the closest format names.
+    p.add_argument("--format", required=True, help=f"input format: {', '.join(FORMATS)}")
     p.add_argument(
         "--split", help="split to read (ie_instructions: train/dev/test) or to name the output"
     )
