@@ -252,3 +252,40 @@ def test_no_traceback_reaches_the_terminal(tmp_path: Path) -> None:
     assert "bad.jsonl:3" in _cli(runs[0], tmp_path).stderr
     debug = _cli(runs[0], tmp_path, PROUIE_DEBUG="1")
     assert "Traceback" in debug.stderr and debug.returncode != 0
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="waits for the parser's linear worst-case bound (prouie.parsing), built separately",
+)
+def test_evaluate_twenty_one_megabyte_outputs_finishes(tmp_path: Path) -> None:
+    """20 outputs of 1 MB of ``{`` each: scored (as unparseable) within a generous time limit.
+
+    Run in a subprocess so that a parser without the bound cannot stall the suite.
+    """
+    rows = [
+        {"prediction": "{" * 1_000_000, "record": {**GOOD_NER, "id": str(i)}} for i in range(20)
+    ]
+    (tmp_path / "p.jsonl").write_text(jl(*rows))
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "prouie.cli",
+                "evaluate",
+                "p.jsonl",
+                "--out",
+                "ev",
+                "--no-plot",
+                "--quiet",
+            ],  # fmt: skip
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("evaluate of 20 x 1 MB outputs did not finish within 30 s")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
