@@ -47,28 +47,30 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output_file(path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
-    """``path`` can be written as a file: not a folder, not under a file, not one of ``inputs``."""
+def check_output(
+    path: str | Path, inputs: Iterable[str | Path] = (), *, folder: bool = False
+) -> Path:
+    """``path`` can be written as an output file (or, with ``folder=True``, an output folder):
+    not the other kind of thing already, not under a file, not one of ``inputs``."""
     path = Path(path)
-    if path.is_dir():
-        raise PathError(path, "is a folder; the output must be a file path")
+    kind = "folder" if folder else "file"
+    if path.exists() and path.is_dir() != folder:
+        raise PathError(path, f"is a {'file' if folder else 'folder'}; the output must be a {kind}")
     _check_parents(path)
     for inp in inputs:
         if _same(path, Path(inp)):
-            raise PathError(path, "is also an input; write the output to another file")
+            raise PathError(path, f"is also an input; write the output to another {kind}")
     return path
+
+
+def check_output_file(path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
+    """:func:`check_output` for an output file."""
+    return check_output(path, inputs)
 
 
 def check_output_dir(path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
-    """``path`` can be used as an output folder: not a file, not under a file, not an input."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise PathError(path, "is a file; the output must be a folder")
-    _check_parents(path)
-    for inp in inputs:
-        if _same(path, Path(inp)):
-            raise PathError(path, "is also an input; write the output to another folder")
-    return path
+    """:func:`check_output` for an output folder."""
+    return check_output(path, inputs, folder=True)
 
 
 class AtomicFiles:
