@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = _debug(argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        # --debug is accepted anywhere on the line, not only before the command name.
+        args = parser.parse_args([a for a in argv if a != "--debug"])
     except SystemExit as exc:  # --help, --version or a usage error (argparse printed it)
         return exc.code if isinstance(exc.code, int) else 2
     try:
