@@ -210,15 +210,21 @@ def need(obj: Any, key: str, kind: type | tuple[type, ...], where: str, field: s
     return val
 
 
-def need_strings(obj: Any, key: str, where: str, field: str, *, default: bool = False) -> list:
-    """``obj[key]`` checked to be a list of strings (``[]`` when absent and ``default``)."""
-    if default and isinstance(obj, dict) and obj.get(key) is None:
-        obj[key] = []
-    values = need(obj, key, list, where, field)
+def strings(values: Any, where: str, field: str) -> list[str]:
+    """``values`` checked to be a list of strings."""
+    if not isinstance(values, list):
+        raise RecordError(where, field, f"must be a list of strings, got {type(values).__name__}")
     for i, v in enumerate(values):
         if not isinstance(v, str):
             raise RecordError(where, f"{field}[{i}]", f"must be str, got {type(v).__name__}")
     return values
+
+
+def need_strings(obj: Any, key: str, where: str, field: str, *, default: bool = False) -> list:
+    """``obj[key]`` checked to be a list of strings (``[]`` when absent and ``default``)."""
+    if default and isinstance(obj, dict) and obj.get(key) is None:
+        obj[key] = []
+    return strings(need(obj, key, list, where, field), where, field)
 
 
 def validate_example(ex: Any, where: str, *, shaped: bool = False) -> Example:

@@ -7,6 +7,7 @@ Each split file is a JSON array streamed with ijson; ``labels.json`` beside it i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from prouie.readers.base import (
     stream_array,
     take,
 )
-from prouie.records import Example, RecordError, load_json, need_strings, new_example
+from prouie.records import Example, RecordError, load_json, new_example, strings
 
 _TASKS = {"NER": "ner", "RE": "re", "EE": "ee"}
 
@@ -88,12 +89,10 @@ def _labels(path: Path, task: str) -> tuple[list[str], list[str]]:
     if task == "ee":
         if not (isinstance(data, list) and len(data) == 2):
             raise RecordError(where, "<file>", "EE labels.json must be [event_types, role_types]")
-        return need_strings({"l": data[0]}, "l", where, "[0]"), need_strings(
-            {"r": data[1]}, "r", where, "[1]"
-        )
+        return strings(data[0], where, "[0]"), strings(data[1], where, "[1]")
     if not isinstance(data, list):
         raise RecordError(where, "<file>", "labels.json must be a JSON array of label names")
-    return need_strings({"l": data}, "l", where, "<file>"), []
+    return strings(data, where, "<file>"), []
 
 
 def _entities(raw: Any, where: str) -> list[dict]:
@@ -163,6 +162,23 @@ _SPANS = {
 }
 
 
+def _example(
+    where: str, raw: Any, i: int, *, task: str, dataset: str, split: str, labels: list, roles: list
+) -> Example:
+    ex = new_example(
+        id=f"{dataset}-{split}-{i}",
+        dataset=dataset,
+        task=task,
+        text=take(raw, "sentence", where, "sentence"),
+        labels=labels,
+        roles=roles,
+        meta={"split": split},
+    )
+    key, spans = _SPANS[task]
+    ex[key] = spans(raw, where)
+    return ex
+
+
 def read_ie_instructions(
     path: str | Path,
     *,
@@ -176,24 +192,7 @@ def read_ie_instructions(
     stats = stats if stats is not None else ReadStats()
     for t, ds, file, labels_file in _files(Path(path), task, dataset, split):
         labels, roles = _labels(labels_file, t)
-        key, spans = _SPANS[t]
-        sp = file.stem
-
-        def build(where: str, raw: Any, i: int, t=t, ds=ds, sp=sp, labels=labels, roles=roles,
-                  key=key, spans=spans) -> Example:  # fmt: skip
-            text = take(raw, "sentence", where, "sentence")
-            ex = new_example(
-                id=f"{ds}-{sp}-{i}",
-                dataset=ds,
-                task=t,
-                text=text,
-                labels=labels,
-                roles=roles,
-                meta={"split": sp},
-            )
-            ex[key] = spans(raw, where)
-            return ex
-
+        build = partial(_example, task=t, dataset=ds, split=file.stem, labels=labels, roles=roles)
         yield from guarded(stream_array(file), build, stats, on_error)
 
 
