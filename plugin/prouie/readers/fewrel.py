@@ -57,6 +57,23 @@ def _relation_names(path: Path, pid2name: str | Path | None, stats: ReadStats) -
     return names
 
 
+def _side(row: Any, key: str, tokens: list[str], starts: list[int], text: str, where: str) -> dict:
+    """The head (``h``) or tail (``t``) span of a FewRel instance: ``[name, id, [[token indices]]]``."""
+    ent = take(row, key, where, key, list)
+    if (
+        len(ent) < 3
+        or not isinstance(ent[2], list)
+        or not ent[2]
+        or not isinstance(ent[2][0], list)
+    ):
+        raise RecordError(where, key, "must be [name, id, [[token indices]]]")
+    idx = ent[2][0]
+    if not idx or not all(type(x) is int and 0 <= x < len(tokens) for x in idx):
+        raise RecordError(where, f"{key}[2][0]", f"token indices {idx} are outside the sentence")
+    s, e = starts[min(idx)], starts[max(idx)] + len(tokens[max(idx)])
+    return {"text": text[s:e], "type": "", "start": s, "end": e}
+
+
 def read_fewrel(
     path: str | Path,
     *,
@@ -78,25 +95,6 @@ def read_fewrel(
     pids = [k for k, _ in stream_json(path, "", kv=True)]
     labels = list(dict.fromkeys(names.get(p, p) for p in pids))
 
-    def side(
-        raw: dict, key: str, tokens: list[str], starts: list[int], text: str, where: str, j: int
-    ) -> dict:
-        ent = take(raw, key, where, key, list)
-        if (
-            len(ent) < 3
-            or not isinstance(ent[2], list)
-            or not ent[2]
-            or not isinstance(ent[2][0], list)
-        ):
-            raise RecordError(where, key, "must be [name, id, [[token indices]]]")
-        idx = ent[2][0]
-        if not idx or not all(isinstance(x, int) and 0 <= x < len(tokens) for x in idx):
-            raise RecordError(
-                where, f"{key}[2][0]", f"token indices {idx} are outside the sentence"
-            )
-        s, e = starts[min(idx)], starts[max(idx)] + len(tokens[max(idx)])
-        return {"text": text[s:e], "type": "", "start": s, "end": e}
-
     def items() -> Iterator[tuple[str, Any]]:
         for pid, rows in stream_json(path, "", kv=True):
             if not isinstance(rows, list):
@@ -114,8 +112,8 @@ def read_fewrel(
         ex["relations"].append(
             {
                 "type": names.get(pid, pid),
-                "head": side(row, "h", tokens, starts, text, where, j),
-                "tail": side(row, "t", tokens, starts, text, where, j),
+                "head": _side(row, "h", tokens, starts, text, where),
+                "tail": _side(row, "t", tokens, starts, text, where),
             }
         )
         return ex
