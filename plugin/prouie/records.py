@@ -304,7 +304,6 @@ def _check_shape(ex: Any, where: str) -> None:
 
 # A JSON escape of a UTF-16 surrogate: json.loads pairs valid ones, a lone one cannot be written.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_BOM = "\ufeff"
 
 
 def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
@@ -314,10 +313,23 @@ def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     where Python's own error gives only a byte offset into a buffer.
     """
     path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig") as fh:
+            yield from enumerate(fh, 1)
+    except UnicodeDecodeError:
+        _raise_decode_error(path)
+        raise
+
+
+def _raise_decode_error(path: Path) -> None:
+    """Find the first line of ``path`` that is not UTF-8 and raise a :class:`RecordError` for it.
+
+    Kept off the fast path: text-mode reading is faster, and only a failure needs the place.
+    """
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             try:
-                line = raw.decode("utf-8")
+                raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise RecordError(
                     f"{path}:{lineno}",
@@ -325,9 +337,6 @@ def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
                     f"is not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
                     "re-save the file as UTF-8",
                 ) from None
-            if lineno == 1 and line.startswith(_BOM):
-                line = line[1:]
-            yield lineno, line
 
 
 def read_text(path: str | Path) -> str:
