@@ -120,6 +120,47 @@ def test_byte_order_mark_and_line_ends_are_accepted(
     assert Path(f"{odd}.out").read_bytes() == Path(f"{plain}.out").read_bytes()
 
 
+def _accepted_records() -> dict[str, str]:
+    big = "x " * 2_500_000 + "Nadim Ladki"
+    nested = {**GOOD_NER, "entities": [
+        {"type": "person", "text": "Nadim Ladki", "start": 0, "end": 11},
+        {"type": "person", "text": "Ladki", "start": 6, "end": 11},
+    ]}  # fmt: skip
+    return {
+        "five_megabyte_line": jl(
+            {**GOOD_NER, "text": big, "entities": [{"type": "person", "text": "Nadim Ladki"}]}
+        ),
+        "duplicate_ids": jl(GOOD_NER, GOOD_NER),
+        "overlapping_offsets": jl(nested),
+        "right_to_left_and_combining": jl({**GOOD_NER, "text": TEXT + " نديم e\u0301"}),
+    }
+
+
+@pytest.mark.parametrize("name", list(_accepted_records()))
+def test_unusual_but_valid_records_are_accepted(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    src = tmp_path / "r.jsonl"
+    src.write_text(_accepted_records()[name], encoding="utf-8")
+    for argv in (
+        ["convert", "--input", str(src), "--format", "records", "--out", str(tmp_path / "o.jsonl")],
+        [
+            "export-rl",
+            "--target",
+            "easyr1",
+            "--input",
+            str(src),
+            "--out",
+            str(tmp_path / "rl.jsonl"),
+        ],
+    ):
+        run_ok(argv, capsys)
+    rows = (tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(r)["text"] for r in rows] == [
+        json.loads(r)["text"] for r in src.read_text(encoding="utf-8").splitlines()
+    ]
+
+
 def test_bom_in_every_json_reader(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bom = b"\xef\xbb\xbf"
     root = tmp_path / "iei" / "NER" / "toy"
