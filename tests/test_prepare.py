@@ -58,12 +58,12 @@ def test_prepare_writes_alpaca_and_keeps_other_entries(
     )
     info = json.loads((out / "dataset_info.json").read_text())
     assert info["mine"] == {"file_name": "mine.json"}
-    assert info["toy_ner_sa"] == {
-        "file_name": "toy_ner_sa.jsonl",
+    assert info["toy_sa_ner"] == {
+        "file_name": "toy_sa_ner.jsonl",
         "formatting": "alpaca",
         "columns": {"prompt": "instruction", "query": "input", "response": "output"},
     }
-    rows = [json.loads(line) for line in (out / "toy_ner_sa.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "toy_sa_ner.jsonl").read_text().splitlines()]
     assert rows[1]["output"] == '{"person": "Bob"}'
     assert rows[0]["instruction"].endswith(
         "Please use concise output with no empty fields. The user input is:"
@@ -158,7 +158,7 @@ def test_prepare_reports_clashes(tmp_path: Path, capsys: pytest.CaptureFixture) 
         == 0
     )
     assert "1 round-trip clashes (e.g. c-0)" in capsys.readouterr().out
-    row = json.loads((tmp_path / "o" / "c_ner_cm.jsonl").read_text())
+    row = json.loads((tmp_path / "o" / "c_cm_ner.jsonl").read_text())
     assert row["output"] == '{"org": "A | B Corp"}'
 
 
@@ -184,7 +184,7 @@ def test_convert_then_prepare_from_records(tmp_path: Path, capsys: pytest.Captur
         )
         == 0
     )
-    assert (tmp_path / "o" / "toy_ner_cm.jsonl").exists()
+    assert (tmp_path / "o" / "toy_cm_ner.jsonl").exists()
 
 
 def test_prepare_real_phee(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

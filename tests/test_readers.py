@@ -199,7 +199,7 @@ def test_ie_instructions_malformed(tmp_path: Path) -> None:
     )
     assert stats.skipped == 1 and "dev.json[1]" in stats.errors[0]
     write(root / "NER" / "toy" / "dev.json", '[{"sentence": "A", "entities": []}, {"sent')
-    with pytest.raises(RecordError, match="invalid JSON array"):
+    with pytest.raises(RecordError, match=r"dev\.json:1: .*invalid JSON"):
         list(read("ie_instructions", root, split="dev"))
 
 
@@ -401,3 +401,35 @@ def test_slot_schema_and_data(tmp_path: Path) -> None:
         list(read("slot", bad, schema=schema))
     with pytest.raises(ValueError, match="--schema"):
         read("slot", data)
+
+
+def test_registry_rejects_duplicates_and_suggests_close_names() -> None:
+    from prouie.readers import get_format
+    from prouie.readers.base import Format, register
+
+    with pytest.raises(ValueError, match="'conll' is already registered"):
+        register(Format("conll", lambda path, **kw: iter(()), "again"))
+    with pytest.raises(ValueError, match=r"did you mean iepile\?"):
+        get_format("iepil")
+    with pytest.raises(ValueError, match=r"unknown input format 'xyz'; \(formats: "):
+        get_format("xyz")
+
+
+def test_each_format_takes_only_its_own_options(tmp_path: Path) -> None:
+    f = tmp_path / "c.txt"
+    f.write_text("Nadim B-PER\n")
+    with pytest.raises(ValueError, match="--format conll takes no option --labels"):
+        read("conll", f, labels=["person"])
+    assert len(list(read("conll", f, labels=None))) == 1  # None means "not given"
+
+
+def test_cli_flags_come_from_the_registry() -> None:
+    import argparse
+
+    from prouie.commands._input import add_input_args
+    from prouie.readers import formats
+
+    parser = argparse.ArgumentParser()
+    add_input_args(parser)
+    flags = {s for a in parser._actions for s in a.option_strings}
+    assert {o.flag for f in formats() for o in f.options} <= flags

@@ -19,7 +19,6 @@ resample them.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ from math import floor, gcd
 from pathlib import Path
 from typing import Any
 
-from prouie.records import RecordError, iter_rows
+from prouie.prepare import entry_name
+from prouie.records import RecordError, iter_json_lines, iter_rows, load_json
 
 TASK_NAMES = {"ner": "NER", "re": "RE", "ee": "EE"}
 
@@ -79,15 +79,6 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("sa", "sa", ("re", "ee"), (1, 1), (9_000, 9_000)),
 )
 STAGE_BY_NAME = {s.name: s for s in STAGES}
-
-
-def entry_name(stage: str, task: str) -> str:
-    """The dataset_info.json entry a recipe names: ``prouie_<stage>_<task>``.
-
-    >>> entry_name("cm_phase2", "re")
-    'prouie_cm_phase2_re'
-    """
-    return f"prouie_{stage}_{task}"
 
 
 @dataclass
@@ -228,12 +219,7 @@ class Source:
 def _first_object(path: Path) -> tuple[str, Any]:
     """The first JSON object of a .jsonl file (or of a .json array) and where it is."""
     if path.suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise RecordError(
-                f"{path}:{exc.lineno}", "<file>", f"invalid JSON ({exc.msg})"
-            ) from None
+        data = load_json(path)
         if not isinstance(data, list):
             raise RecordError(
                 str(path), "<file>", "a .json data file must hold a JSON array of rows"
@@ -241,17 +227,8 @@ def _first_object(path: Path) -> tuple[str, Any]:
         if not data:
             raise RecordError(str(path), "<file>", "is empty")
         return f"{path}[0]", data[0]
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    return f"{path}:{lineno}", json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise RecordError(
-                        f"{path}:{lineno}",
-                        "<line>",
-                        f"invalid JSON ({exc.msg} at column {exc.colno})",
-                    ) from None
+    for where, obj in iter_json_lines(path):
+        return where, obj
     raise RecordError(str(path), "<file>", "is empty")
 
 

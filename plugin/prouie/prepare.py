@@ -7,16 +7,15 @@ so an error part-way leaves every existing file as it was and nothing half-writt
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from prouie.paths import atomic_files, atomic_open
 from prouie.readers import ReadStats
-from prouie.records import Example
+from prouie.records import Example, RecordError, load_json, read_text
 from prouie.targets import instruction_for, render_target, round_trips
 
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
@@ -50,72 +49,46 @@ def progress(items: Iterable[Example], desc: str) -> Iterator[Example]:
     return iter(tqdm(items, desc=desc, unit=" rec", disable=None, mininterval=0.5))
 
 
-class _Outputs:
-    """Temporary files per name, promoted together on success and removed on failure."""
+def entry_name(stage: str, task: str, dataset: str = "prouie", split: str | None = None) -> str:
+    """The one naming scheme of dataset_info.json entries: ``<dataset>_<stage>_<task>[_<split>]``.
 
-    def __init__(self, out_dir: Path) -> None:
-        self.out_dir = out_dir
-        self.handles: dict[str, IO[str]] = {}
+    ``prouie plan`` names its stage mixes with the default dataset (``prouie_cm_phase2_re``, the
+    names the recipes use); ``prouie prepare`` names its files after the source dataset. The name is
+    made filesystem-safe because it is also a file name.
 
-    def get(self, name: str) -> IO[str]:
-        fh = self.handles.get(name)
-        if fh is None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            fh = (self.out_dir / f".{name}.tmp").open("w", encoding="utf-8")
-            self.handles[name] = fh
-        return fh
-
-    def commit(self) -> None:
-        for name, fh in self.handles.items():
-            fh.close()
-            os.replace(self.out_dir / f".{name}.tmp", self.out_dir / name)
-
-    def abort(self) -> None:
-        for name, fh in self.handles.items():
-            fh.close()
-            (self.out_dir / f".{name}.tmp").unlink(missing_ok=True)
-
-
-@contextmanager
-def _outputs(out_dir: Path) -> Iterator[_Outputs]:
-    outs = _Outputs(out_dir)
-    try:
-        yield outs
-    except BaseException:
-        outs.abort()
-        raise
-    outs.commit()
-
-
-def entry_name(ex: Example, stage: str, split: str | None = None) -> str:
-    """Dataset name in dataset_info.json: ``<dataset>_<task>[_<split>]_<stage>``, filesystem-safe."""
-    parts = [ex.get("dataset") or "data", ex["task"]]
-    split = split or (ex.get("meta") or {}).get("split")
-    if split:
-        parts.append(split)
-    parts.append(stage)
-    name = "_".join(parts)
+    >>> entry_name("cm_phase2", "re")
+    'prouie_cm_phase2_re'
+    >>> entry_name("sa", "ner", "CoNLL 2003", "test")
+    'CoNLL_2003_sa_ner_test'
+    """
+    name = "_".join([dataset or "data", stage, task] + ([split] if split else []))
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _prepared_name(ex: Example, stage: str, split: str | None) -> str:
+    split = split or (ex.get("meta") or {}).get("split")
+    return entry_name(stage, ex["task"], ex.get("dataset") or "data", split)
 
 
 def update_dataset_info(out_dir: Path, entries: dict[str, dict[str, Any]]) -> Path:
     """Add or replace entries in ``out_dir/dataset_info.json``, keeping every other entry."""
     path = out_dir / "dataset_info.json"
-    info: dict[str, Any] = {}
-    if path.exists():
-        try:
-            info = json.loads(path.read_text(encoding="utf-8") or "{}")
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); fix or remove it"
-            ) from None
-        if not isinstance(info, dict):
-            raise ValueError(f"{path}: must hold a JSON object of dataset entries")
+    info = read_dataset_info(path)
     info.update(entries)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_open(path) as fh:
+        fh.write(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def read_dataset_info(path: Path) -> dict[str, Any]:
+    """The entries of an existing dataset_info.json (``{}`` when there is none); read before any
+    output is written, so a broken one stops the run with nothing changed."""
+    if not path.exists():
+        return {}
+    info = load_json(path) if read_text(path).strip() else {}
+    if not isinstance(info, dict):
+        raise RecordError(str(path), "<file>", "must hold a JSON object of dataset entries")
+    return info
 
 
 def prepare_alpaca(
@@ -138,7 +111,7 @@ def prepare_alpaca(
     # Consecutive records nearly always share one schema: encode its instruction once.
     schema: tuple = ()
     head = ""
-    with _outputs(out) as outs:
+    with atomic_files(out) as outs:
         for ex in records:
             task = ex["task"]
             defs = ex["meta"].get("definitions") if task == "slot" else None
@@ -155,7 +128,7 @@ def prepare_alpaca(
             key = (ex.get("dataset"), ex["task"], split or (ex.get("meta") or {}).get("split"))
             fname = names.get(key)
             if fname is None:
-                fname = names[key] = (name or entry_name(ex, stage, split)) + ".jsonl"
+                fname = names[key] = (name or _prepared_name(ex, stage, split)) + ".jsonl"
                 if list(names.values()).count(fname) > 1:
                     raise ValueError(
                         f"--name {name!r} would be shared by several datasets; leave it out"
@@ -194,7 +167,7 @@ def convert_records(
     out_file = Path(out_file)
     report = PrepareReport(stats)
     dumps = json.dumps
-    with _outputs(out_file.parent if str(out_file.parent) else Path(".")) as outs:
+    with atomic_files(out_file.parent if str(out_file.parent) else Path(".")) as outs:
         fh = outs.get(out_file.name)
         for ex in records:
             if not round_trips(ex, "cm"):

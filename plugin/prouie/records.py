@@ -20,6 +20,7 @@ many it located.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, TypedDict
@@ -117,6 +118,34 @@ def _path(spec: tuple) -> str:
     return spec[0].format(*spec[1:])
 
 
+def check_offsets(text: str, start: Any, end: Any, span: str, where: str, field: str) -> None:
+    """Given offsets must be integers with ``0 <= start < end <= len(text)`` selecting ``span``.
+
+    Python's slicing would accept negative or reversed offsets silently, so they are checked first.
+
+    >>> check_offsets("Nadim Ladki", -5, 11, "Ladki", "x.jsonl:1", "entities[0]")
+    Traceback (most recent call last):
+    ...
+    prouie.records.RecordError: x.jsonl:1: field 'entities[0].start/end': offsets -5, 11 are outside the text (length 11)
+    """
+    if type(start) is not int or type(end) is not int:
+        raise RecordError(
+            where, field + ".start/end", f"offsets must be integers, got {start!r}, {end!r}"
+        )
+    if not 0 <= start < end <= len(text):
+        raise RecordError(
+            where,
+            field + ".start/end",
+            f"offsets {start}, {end} are outside the text (length {len(text)})",
+        )
+    if text[start:end] != span:
+        raise RecordError(
+            where,
+            field,
+            f"text[{start}:{end}] is {text[start:end]!r}, which is not the span text {span!r}",
+        )
+
+
 def locate_spans(ex: Example, where: str, *, require_substring: bool = True) -> Example:
     """Check given offsets and locate missing ones, in place; counts located spans in meta.
 
@@ -137,18 +166,7 @@ def locate_spans(ex: Example, where: str, *, require_substring: bool = True) -> 
         start = span.get("start")
         end = span.get("end")
         if start is not None or end is not None:
-            if type(start) is not int or type(end) is not int:
-                raise RecordError(
-                    where,
-                    _path(spec) + ".start/end",
-                    f"offsets must be integers, got {start!r}, {end!r}",
-                )
-            if text[start:end] != s:
-                raise RecordError(
-                    where,
-                    _path(spec),
-                    f"text[{start}:{end}] is {text[start:end]!r}, which is not the span text {s!r}",
-                )
+            check_offsets(text, start, end, s, where, _path(spec))
             last[s] = start
             continue
         prev = last.get(s)
@@ -169,14 +187,44 @@ def locate_spans(ex: Example, where: str, *, require_substring: bool = True) -> 
     return ex
 
 
-def _need(obj: Any, key: str, kind: type | tuple[type, ...], where: str, field: str) -> Any:
-    if not isinstance(obj, dict) or key not in obj:
+def need(obj: Any, key: str, kind: type | tuple[type, ...], where: str, field: str) -> Any:
+    """``obj[key]``, checked to be present and of type ``kind``; the one field check of every reader.
+
+    ``bool`` never passes for ``int`` (JSON ``true`` is not an offset).
+
+    >>> need({"text": 3}, "text", str, "x.jsonl:2", "text")
+    Traceback (most recent call last):
+    ...
+    prouie.records.RecordError: x.jsonl:2: field 'text': must be str, got int
+    """
+    if not isinstance(obj, dict):
+        parent = field.rpartition(".")[0] or "<record>"
+        raise RecordError(where, parent, f"must be a JSON object, got {type(obj).__name__}")
+    if key not in obj:
         raise RecordError(where, field, "is missing")
     val = obj[key]
-    if not isinstance(val, kind):
-        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(val, kinds) or (isinstance(val, bool) and bool not in kinds):
+        name = "/".join(k.__name__ for k in kinds)
         raise RecordError(where, field, f"must be {name}, got {type(val).__name__}")
     return val
+
+
+def strings(values: Any, where: str, field: str) -> list[str]:
+    """``values`` checked to be a list of strings."""
+    if not isinstance(values, list):
+        raise RecordError(where, field, f"must be a list of strings, got {type(values).__name__}")
+    for i, v in enumerate(values):
+        if not isinstance(v, str):
+            raise RecordError(where, f"{field}[{i}]", f"must be str, got {type(v).__name__}")
+    return values
+
+
+def need_strings(obj: Any, key: str, where: str, field: str, *, default: bool = False) -> list:
+    """``obj[key]`` checked to be a list of strings (``[]`` when absent and ``default``)."""
+    if default and isinstance(obj, dict) and obj.get(key) is None:
+        obj[key] = []
+    return strings(need(obj, key, list, where, field), where, field)
 
 
 def validate_example(ex: Any, where: str, *, shaped: bool = False) -> Example:
@@ -222,53 +270,125 @@ def validate_example(ex: Any, where: str, *, shaped: bool = False) -> Example:
 def _check_shape(ex: Any, where: str) -> None:
     if not isinstance(ex, dict):
         raise RecordError(where, "<record>", f"must be a JSON object, got {type(ex).__name__}")
-    task = _need(ex, "task", str, where, "task")
+    task = need(ex, "task", str, where, "task")
     if task not in TASKS:
         raise RecordError(where, "task", f"must be one of {', '.join(TASKS)}, got {task!r}")
-    _need(ex, "text", str, where, "text")
-    labels = _need(ex, "labels", list, where, "labels")
-    if not all(isinstance(x, str) for x in labels):
-        raise RecordError(where, "labels", "must be a list of strings")
+    need(ex, "text", str, where, "text")
+    need_strings(ex, "labels", where, "labels")
+    need_strings(ex, "roles", where, "roles", default=True)
     ex.setdefault("id", where)
+    need(ex, "id", str, where, "id")
     ex.setdefault("dataset", "")
-    if not isinstance(ex.setdefault("meta", {}), dict):
-        raise RecordError(where, "meta", "must be an object")
-    for key in ("entities", "relations", "events", "roles"):
-        if not isinstance(ex.setdefault(key, []), list):
-            raise RecordError(where, key, "must be a list")
+    need(ex, "dataset", str, where, "dataset")
+    if ex.setdefault("meta", {}) is None:
+        ex["meta"] = {}
+    need(ex, "meta", dict, where, "meta")
+    for key in ("entities", "relations", "events"):
+        if ex.get(key) is None:
+            ex[key] = []
+        need(ex, key, list, where, key)
     for i, e in enumerate(ex["entities"]):
-        _need(e, "type", str, where, f"entities[{i}].type")
+        need(e, "type", str, where, f"entities[{i}].type")
     for i, r in enumerate(ex["relations"]):
-        _need(r, "type", str, where, f"relations[{i}].type")
-        _need(r, "head", dict, where, f"relations[{i}].head")
-        _need(r, "tail", dict, where, f"relations[{i}].tail")
+        need(r, "type", str, where, f"relations[{i}].type")
+        need(r, "head", dict, where, f"relations[{i}].head")
+        need(r, "tail", dict, where, f"relations[{i}].tail")
     for i, ev in enumerate(ex["events"]):
-        _need(ev, "type", str, where, f"events[{i}].type")
-        _need(ev, "trigger", dict, where, f"events[{i}].trigger")
-        if not isinstance(ev.setdefault("arguments", []), list):
-            raise RecordError(where, f"events[{i}].arguments", "must be a list")
-        for j, a in enumerate(ev["arguments"]):
-            _need(a, "role", str, where, f"events[{i}].arguments[{j}].role")
+        need(ev, "type", str, where, f"events[{i}].type")
+        need(ev, "trigger", dict, where, f"events[{i}].trigger")
+        if ev.get("arguments") is None:
+            ev["arguments"] = []
+        for j, a in enumerate(need(ev, "arguments", list, where, f"events[{i}].arguments")):
+            need(a, "role", str, where, f"events[{i}].arguments[{j}].role")
+
+
+# A JSON escape of a UTF-16 surrogate: json.loads pairs valid ones, a lone one cannot be written.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a UTF-8 text file; a leading byte-order mark is dropped.
+
+    Bytes that are not UTF-8 raise :class:`RecordError` naming the file, the line and the column,
+    where Python's own error gives only a byte offset into a buffer.
+    """
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig") as fh:
+            yield from enumerate(fh, 1)
+    except UnicodeDecodeError:
+        _raise_decode_error(path)
+        raise
+
+
+def _raise_decode_error(path: Path) -> None:
+    """Find the first line of ``path`` that is not UTF-8 and raise a :class:`RecordError` for it.
+
+    Kept off the fast path: text-mode reading is faster, and only a failure needs the place.
+    """
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise RecordError(
+                    f"{path}:{lineno}",
+                    "<bytes>",
+                    f"is not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                    "re-save the file as UTF-8",
+                ) from None
+
+
+def read_text(path: str | Path) -> str:
+    """The whole of a UTF-8 text file (BOM dropped); errors name the file and the line."""
+    return "".join(line for _, line in text_lines(path))
+
+
+def check_writable(obj: Any, where: str) -> None:
+    """Fail on a string holding a lone UTF-16 surrogate (``"\\ud800"``): no UTF-8 file can store it."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RecordError(
+            where, "<string>", "holds a lone UTF-16 surrogate escape (\\ud800-\\udfff)"
+        ) from None
 
 
 def iter_json_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
     """``(where, object)`` for each non-blank line of a jsonl file; ``where`` is ``file:line``.
 
-    A line that is not JSON raises :class:`RecordError` naming the file and the 1-based line.
+    The one jsonl row reader of the package: a line that is not UTF-8, not JSON, or holds a
+    string no UTF-8 file can store raises :class:`RecordError` naming the file and the 1-based line.
     """
     path = Path(path)
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RecordError(
-                    where, "<line>", f"invalid JSON ({exc.msg} at column {exc.colno})"
-                ) from None
-            yield where, obj
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RecordError(
+                where, "<line>", f"invalid JSON ({exc.msg} at column {exc.colno})"
+            ) from None
+        except RecursionError:
+            raise RecordError(where, "<line>", "JSON nested too deeply to read") from None
+        if _SURROGATE_ESCAPE.search(line):
+            check_writable(obj, where)
+        yield where, obj
+
+
+def load_json(path: str | Path) -> Any:
+    """A whole JSON file (BOM dropped); errors name the file and the line."""
+    path = Path(path)
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise RecordError(
+            f"{path}:{exc.lineno}", "<file>", f"invalid JSON ({exc.msg} at column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise RecordError(str(path), "<file>", "JSON nested too deeply to read") from None
 
 
 def iter_rows(path: str | Path) -> Iterator[tuple[str, Any]]:
@@ -278,20 +398,16 @@ def iter_rows(path: str | Path) -> Iterator[tuple[str, Any]]:
     array (which is read whole: arrays are the small, hand-made case).
     """
     path = Path(path)
-    with path.open(encoding="utf-8") as fh:
-        head = fh.read(1)
-        while head and head.isspace():
-            head = fh.read(1)
-        if head != "[":
-            yield from iter_json_lines(path)
-            return
-        fh.seek(0)
-        try:
-            rows = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise RecordError(
-                f"{path}:{exc.lineno}", "<file>", f"invalid JSON ({exc.msg} at column {exc.colno})"
-            ) from None
+    for _, line in text_lines(path):
+        head = line.lstrip()
+        if head:
+            break
+    else:
+        return
+    if not head.startswith("["):
+        yield from iter_json_lines(path)
+        return
+    rows = load_json(path)
     for i, row in enumerate(rows):
         yield f"{path}[{i}]", row
 

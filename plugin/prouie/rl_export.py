@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prouie.paths import atomic_open, atomic_path
 from prouie.records import Example, RecordError, iter_jsonl
 from prouie.sfr import encode_ground_truth
 from prouie.targets import STAGES, instruction_for, round_trips
@@ -113,9 +114,12 @@ def load_records(
     task: str | None = None,
     num_samples: int | None = None,
     seed: int = 0,
+    *,
+    allow_empty: bool = False,
 ) -> tuple[list[Example], int]:
     """Records of ``paths`` (of one ``task`` when given), sampled without replacement to exactly
-    ``num_samples`` with ``seed``; returns the records and how many were available."""
+    ``num_samples`` with ``seed``; returns the records and how many were available. No records is
+    an error unless ``allow_empty``."""
     records = [ex for p in paths for ex in iter_jsonl(p) if task is None or ex["task"] == task]
     available = len(records)
     if num_samples is not None:
@@ -128,9 +132,13 @@ def load_records(
                 f"{available} {what}"
             )
         records = random.Random(seed).sample(records, num_samples)
-    if not records:
+    if not records and not allow_empty:
         what = f"no {task} records" if task else "no records"
-        raise RecordError(", ".join(map(str, paths)), "task", f"{what} to export")
+        raise RecordError(
+            ", ".join(map(str, paths)),
+            "task",
+            f"{what} to export; pass --allow-empty to accept that",
+        )
     return records, available
 
 
@@ -149,9 +157,8 @@ def export_easyr1(
     """Write EasyR1 jsonl (``data.train_files``)."""
     _check_stage(stage)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     report = ExportReport(out)
-    with out.open("w", encoding="utf-8") as fh:
+    with atomic_open(out) as fh:
         for ex in _counted(records, report):
             row = easyr1_row(ex, stage, prompt_key, answer_key)
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -169,10 +176,10 @@ def export_verl(
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise ImportError("writing verl parquet needs pyarrow: pip install 'prouie[verl]'") from exc
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     report = ExportReport(out)
     rows = [verl_row(ex, i, stage, split) for i, ex in enumerate(_counted(records, report))]
-    pq.write_table(pa.Table.from_pylist(rows), out)
+    with atomic_path(out) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
     return report
 
 
@@ -197,11 +204,16 @@ def export(
     split: str = "train",
     prompt_key: str = "prompt",
     answer_key: str = "answer",
+    allow_empty: bool = False,
 ) -> ExportReport:
-    """Read canonical records and write them for ``target`` (``easyr1`` or ``verl``)."""
+    """Read canonical records and write them for ``target`` (``easyr1`` or ``verl``).
+
+    Every input is read before the output is touched, and the output is replaced through a
+    temporary file, so a failed export leaves an existing output byte-identical.
+    """
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
-    records, available = load_records(paths, task, num_samples, seed)
+    records, available = load_records(paths, task, num_samples, seed, allow_empty=allow_empty)
     if target == "easyr1":
         report = export_easyr1(records, out, stage, prompt_key, answer_key)
     else:

@@ -297,7 +297,7 @@ def _prepare(workdir: Path) -> dict[str, list[str]]:
             argv = ["prepare", "--input", str(TASK_FILES[task]), "--format", "records"]
             assert prouie_main([*argv, "--stage", stage, "--out", str(prepared)]) == 0
             flag = f"--{task}" if stage == "cm" else f"--sa-{task}"
-            files[flag] = [str(p) for p in sorted(prepared.glob(f"toy_{task}*_{stage}.jsonl"))]
+            files[flag] = [str(p) for p in sorted(prepared.glob(f"toy_{stage}_{task}*.jsonl"))]
             assert len(files[flag]) == 1, files[flag]  # one file: the same row order as the records
     return files
 

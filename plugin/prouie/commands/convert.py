@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from prouie.commands._input import add_input_args, open_input, print_skipped
+from prouie.paths import check_output_file
 from prouie.prepare import convert_records, progress
 from prouie.readers import ReadStats
 
@@ -21,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_file(args.out, [args.input])
     stats = ReadStats()
     report = convert_records(progress(open_input(args, stats), "convert"), args.out, stats)
     print_skipped(stats)

@@ -7,6 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from prouie.commands._input import add_allow_empty
+from prouie.paths import atomic_files, check_input, check_output_dir
+from prouie.records import RecordError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -43,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--title", default="Evaluation", help="title of the Markdown report")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no table on stdout")
+    add_allow_empty(p)
     p.set_defaults(func=run)
 
 
@@ -59,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
             "predictions file, in the same order"
         )
     out: Path = args.out or preds[0].parent / f"{preds[0].stem}_eval"
+    for path in [*preds, *(records or [])]:
+        check_input(path)
+    check_output_dir(out, [*preds, *(records or [])])
 
     evaluator = Evaluator(loose_match=args.loose)
     details = []
@@ -71,21 +79,25 @@ def run(args: argparse.Namespace) -> int:
         )
         details += det
 
+    if not details and not args.allow_empty:
+        raise RecordError(
+            str(preds[0]), "<file>", "holds no predictions; pass --allow-empty to accept that"
+        )
     result = evaluator.result()
     result["inputs"] = {
         "predictions": [str(p) for p in preds],
         "records": [str(r) for r in records] if records else None,
     }
     md = to_markdown(result, title=args.title)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(md + "\n", encoding="utf-8")
-    write_json(result, out / "report.json")
-    if args.details:
-        with (out / "details.jsonl").open("w", encoding="utf-8") as fh:
+    with atomic_files(out) as outs:  # every report file replaced together, or none
+        outs.get("report.md").write(md + "\n")
+        write_json(result, outs.path("report.json"))
+        if args.details:
+            fh = outs.get("details.jsonl")
             for d in details:
                 fh.write(json.dumps(d, ensure_ascii=False) + "\n")
-    if not args.no_plot:
-        plot(result, out / "report.png")
+        if not args.no_plot:
+            plot(result, outs.path("report.png"))
     if not args.quiet:
         print(md)
     print(f"report written to {out}/", file=sys.stderr)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from prouie.commands._input import add_allow_empty
+from prouie.paths import check_input, check_output_file
 from prouie.rl_export import FORMAT_PROMPT, TARGETS, export
 
 
@@ -38,10 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="train", help="verl extra_info.split (default train)")
     p.add_argument("--prompt-key", default="prompt", help="easyr1 prompt column (data.prompt_key)")
     p.add_argument("--answer-key", default="answer", help="easyr1 answer column (data.answer_key)")
+    add_allow_empty(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    for path in args.input:
+        check_input(path)
+    check_output_file(args.out, args.input)
     report = export(
         args.target,
         args.input,
@@ -53,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
         prompt_key=args.prompt_key,
         answer_key=args.answer_key,
+        allow_empty=args.allow_empty,
     )
     print(report.summary())
     if args.target == "easyr1":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from prouie.paths import check_input, check_output_dir
 from prouie.plan import STAGES, format_plan, make_plan, write_plan
 
 
@@ -60,6 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    inputs = [*args.ner, *args.re, *args.ee, *args.sa_re, *args.sa_ee]
+    for path in inputs:
+        check_input(path)
+    check_output_dir(args.out, inputs)
     plan = make_plan(
         {"ner": args.ner, "re": args.re, "ee": args.ee},
         {"re": args.sa_re, "ee": args.sa_ee},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from prouie.commands._input import add_input_args, open_input, print_skipped
+from prouie.paths import check_output_dir
 from prouie.prepare import prepare_alpaca, progress
 from prouie.readers import ReadStats
 
@@ -24,12 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="dataset_dir for LLaMA-Factory")
     p.add_argument(
         "--name",
-        help="dataset name in dataset_info.json (default <dataset>_<task>[_<split>]_<stage>)",
+        help="dataset name in dataset_info.json (default <dataset>_<stage>_<task>[_<split>])",
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, [args.input])
     stats = ReadStats()
     records = progress(open_input(args, stats), "prepare")
     report = prepare_alpaca(records, args.out, args.stage, stats, split=args.split, name=args.name)

@@ -305,7 +305,11 @@ def check_loadable(path: str | Path, task: str | None = None) -> int:
     checker = ArrowTypeChecker()
     n = 0
     for where, obj in iter_json_lines(path):
-        checker.add(obj, where)
+        try:
+            checker.add(obj, where)
+        except RecordError:
+            validate_example(obj, where)  # a malformed record is the clearer error
+            raise
         ex = validate_example(obj, where)
         if task is not None and ex["task"] != task:
             raise RecordError(
