@@ -11,7 +11,8 @@ arrive, which keeps scripted failures deterministic whatever order concurrent re
 - ``"malformed"``: HTTP 200 whose body is not JSON.
 
 ``latency`` delays every answer (the throughput benchmark's L). The server counts what it receives:
-``requests`` (all), ``attempts`` per messages, the request ``bodies`` and ``max_in_flight``.
+``requests`` (all), ``attempts`` per messages, ``answered`` (answers sent with status 200, per
+messages), the request ``bodies`` and ``max_in_flight``.
 
     >>> with ChatServer(lambda body: "hi") as server:
     ...     server.base_url.startswith("http://127.0.0.1:")
@@ -65,6 +66,7 @@ class ChatServer:
         self.slow_delay = slow_delay
         self.requests = 0
         self.attempts: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()
         self.bodies: list[dict[str, Any]] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -136,6 +138,8 @@ class ChatServer:
             text = self.answer(body)
             prompt_words = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
             handler._send(200, _completion(body.get("model", ""), text, prompt_words))
+            with self._lock:
+                self.answered[key] += 1
         finally:
             with self._lock:
                 self.in_flight -= 1
