@@ -75,6 +75,9 @@ class ChatServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+            # Headers and body go out as separate writes: without this, Nagle's algorithm and the
+            # client's delayed ACK add ~40 ms to every answer on a kept-alive connection.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:  # keep test output quiet
                 pass
@@ -135,7 +138,11 @@ class ChatServer:
                 handler._send(200, None, raw=b'{"id": "x", "choices": [ {"message": ')
                 return
             time.sleep(self.slow_delay if fault == "slow" else self.latency)
-            text = self.answer(body)
+            try:
+                text = self.answer(body)
+            except Exception as exc:  # a broken test responder shows up as a 500, not a traceback
+                handler._send(500, {"error": {"message": f"answer failed: {exc!r}"}})
+                return
             prompt_words = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
             handler._send(200, _completion(body.get("model", ""), text, prompt_words))
             with self._lock:

@@ -90,8 +90,8 @@ def to_markdown(result: dict[str, Any], title: str = "Robustness") -> str:
     """One table per task: original F1, then each type's F1 (absolute drop, relative drop %)."""
     out = [f"# {title}", ""]
     out += [
-        "F1 in %; in brackets the drop from the original records each type was made from "
-        "(points, then relative %).",
+        "F1 in %; in brackets the change from the original records each type was made from "
+        "(points, then relative %; negative is a drop).",
         "",
     ]
     for task, t in result["tasks"].items():
@@ -107,8 +107,8 @@ def to_markdown(result: dict[str, Any], title: str = "Robustness") -> str:
                     cells.append("")
                 elif "drop" in c:
                     rel = c.get("relative_drop")
-                    rel_s = f"{100 * rel:.1f}%" if rel is not None else "n/a"
-                    cells.append(f"{_pct(c['f1'])} (-{_pct(c['drop'])}, -{rel_s})")
+                    rel_s = f"{-100 * rel:+.1f}%" if rel is not None else "n/a"
+                    cells.append(f"{_pct(c['f1'])} ({-100 * c['drop']:+.2f}, {rel_s})")
                 else:
                     cells.append(_pct(c["f1"]))
             rows.append(cells)
