@@ -12,15 +12,21 @@ import sqlite3
 import subprocess
 import sys
 import time
+from itertools import islice
 from pathlib import Path
 
 import pytest
 from chat_server import ChatServer, last_user_text
 from prouie.cli import main
+from prouie.readers import read
 from prouie.records import validate_example
+from prouie.robust import TYPES, perturb
 from prouie.robust.kinds import LLM_TYPES
+from shared_data import DATA
 
 pytest.importorskip("openai")
+
+from prouie.integrations.openai_client import ChatClient  # noqa: E402
 
 NAMES = ["Alba", "Borin", "Cato", "Dara", "Elio", "Faye", "Goran", "Hedda", "Ivo", "Juno"]
 PLACES = ["Lisbon", "Quito", "Tallinn", "Accra", "Hanoi", "Perth", "Oslo", "Lima", "Riga", "Bern"]
@@ -311,3 +317,31 @@ def test_perturbed_records_feed_prepare_unchanged(tmp_path):
     # Lowercased inputs come with lowercased targets: the gold followed the text.
     lowered = [r for r in rows if r["input"] == r["input"].lower() and "yesterday" in r["input"]]
     assert lowered and all(r["output"] == r["output"].lower() for r in lowered)
+
+
+SHARED = [
+    ("conll", "wikigold/wikigold.conll.txt"),
+    ("fewrel", "fewrel/val_wiki.json"),
+    ("phee", "phee/test.json"),
+]
+
+
+def test_every_type_on_real_records_with_a_well_behaved_model(tmp_path):
+
+    records = []
+    for fmt, rel in SHARED:
+        if not (DATA / rel).exists():
+            pytest.skip(f"{DATA / rel} is absent: the real data sets live in ../shared/data")
+        records += islice(read(fmt, DATA / rel), 25)
+    out = tmp_path / "out.jsonl"
+    with ChatServer(good_answer) as server, ChatClient(server.base_url, "m") as client:
+        summary = perturb(records, list(TYPES), 0, out, client=client)
+    for kind, s in summary.items():
+        assert s.produced == s.eligible > 0, (kind, s.as_dict())
+    by_id = {r["id"]: r for r in records}
+    for row in read_jsonl(out):
+        validate_example(copy.deepcopy(row), row["id"])
+        parent = by_id[row["meta"]["parent_id"]]
+        assert len(row["entities"]) == len(parent["entities"])
+        assert [r["type"] for r in row["relations"]] == [r["type"] for r in parent["relations"]]
+        assert [e["type"] for e in row["events"]] == [e["type"] for e in parent["events"]]

@@ -364,3 +364,12 @@ def test_extend_sentence_keeps_the_original_verbatim_and_adds_no_gold_mention():
         apply_answer(rec, p, answer(rec["text"] + " The developed world."), random.Random(0))
     # One valid candidate among bad ones is enough.
     assert apply_answer(rec, p, answer("nope", good), random.Random(0))["text"] == good
+
+
+def test_no_request_is_planned_for_a_target_that_would_cut_another_span():
+    raw = copy.deepcopy(EE)
+    raw["events"][0]["trigger"] = {"text": "patient developed"}
+    raw["events"][0]["arguments"].append({"role": "Treatment", "text": "the patient"})
+    rec = record(raw)
+    assert plan(rec, "replace_trigger") is None  # "patient" is the end of an argument
+    assert plan(record(EE), "replace_trigger") is not None

@@ -20,10 +20,11 @@ import json
 import random
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from prouie.records import Example
-from prouie.robust.spans import Edit, SpanBroken, apply_edits, covered, spans
+from prouie.robust.spans import Edit, SpanBroken, apply_edits, covered, fits, spans
 from prouie.targets import _env, round_trips, template_dirs
 
 CANDIDATES = 3
@@ -68,7 +69,23 @@ def _pick_rng(record: Example, kind: str) -> random.Random:
 
 
 def plan(record: Example, kind: str) -> Plan | None:
-    """The request for ``record`` and LLM type ``kind``, or None when the record has nothing to offer."""
+    """The request for ``record`` and LLM type ``kind``, or None when the record has nothing to offer.
+
+    A target that no replacement could take without cutting another gold span (a trigger that
+    straddles an argument's edge, a head overlapping its tail) gives None too, before any request.
+    """
+    p = _plan(record, kind)
+    if p is None:
+        return None
+    ranges = covered(record)
+    if not all(fits(t, r) for t in p.targets for r in ranges):
+        return None
+    if any(a[1] > b[0] for a, b in pairwise(sorted(p.targets))):
+        return None
+    return p
+
+
+def _plan(record: Example, kind: str) -> Plan | None:
     rng = _pick_rng(record, kind)
     text = record["text"]
     base = {"text": text, "task": record["task"], "labels": record["labels"]}
@@ -92,9 +109,9 @@ def plan(record: Example, kind: str) -> Plan | None:
             **base,
             "relation": r["type"],
             "head": head["text"],
-            "head_type": head.get("type") or "entity",
+            "head_type": head.get("type") or "",
             "tail": tail["text"],
-            "tail_type": tail.get("type") or "entity",
+            "tail_type": tail.get("type") or "",
         }
         targets = ((head["start"], head["end"]), (tail["start"], tail["end"]))
         return Plan(kind, variables, targets)
@@ -218,8 +235,15 @@ def _mention(value: str, old: str) -> str:
     return value
 
 
-def _gold_strings(record: Example) -> set[str]:
-    return {s["text"].casefold() for s in spans(record)}
+def _repeated(record: Example, added: str) -> list[str]:
+    """Gold strings of the record that occur as whole words in ``added`` (case-insensitive)."""
+    return sorted(
+        {
+            s["text"]
+            for s in spans(record)
+            if re.search(rf"(?<!\w){re.escape(s['text'])}(?!\w)", added, re.IGNORECASE)
+        }
+    )
 
 
 def _finish(record: Example, edits: list[Edit]) -> Example:
@@ -243,8 +267,7 @@ def _build(record: Example, p: Plan, candidate: Any) -> Example:
         before, after = candidate[:at], candidate[at + len(record["text"]) :]
         if not (before + after).strip():
             raise Rejected("unchanged", "nothing was added")
-        added = f"{before}\n{after}".casefold()
-        repeated = sorted(g for g in _gold_strings(record) if g in added)
+        repeated = _repeated(record, f"{before}\n{after}")
         if repeated:
             raise Rejected("repeats a gold mention", ", ".join(repeated))
         n = len(record["text"])
@@ -264,8 +287,6 @@ def _build(record: Example, p: Plan, candidate: Any) -> Example:
         if head.casefold() == tail.casefold():
             raise Rejected("bad mention", "head and tail are the same")
         (hs, he), (ts, te) = p.targets
-        if (hs, he) == (ts, te):
-            raise Rejected("span broken", "head and tail are the same span")
         return _finish(record, [Edit(hs, he, head), Edit(ts, te, tail)])
     if p.kind == "replace_trigger":
         if _field(candidate, "event_type") != v["event_type"]:
@@ -280,7 +301,6 @@ def _change_context(record: Example, p: Plan, candidates: list[Any], rng: random
     """One candidate list per mask; each mask takes a valid word picked by ``rng``."""
     if len(candidates) != len(p.targets):
         raise Rejected("wrong shape", f"{len(candidates)} lists for {len(p.targets)} masks")
-    gold = _gold_strings(record)
     text = record["text"]
     edits = []
     for (s, e), options in zip(p.targets, candidates, strict=True):
@@ -294,7 +314,7 @@ def _change_context(record: Example, p: Plan, candidates: list[Any], rng: random
             and w
             and "\n" not in w
             and "[MASK" not in w
-            and not any(g in w.casefold() for g in gold)
+            and not _repeated(record, w)
         ]
         if not valid:
             raise Rejected("bad mention", f"no usable word for {text[s:e]!r}: {options!r}")

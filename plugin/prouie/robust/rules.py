@@ -11,7 +11,7 @@ import random
 import re
 
 from prouie.records import Example
-from prouie.robust.spans import Edit, covered
+from prouie.robust.spans import Edit, covered, fits
 
 _WORD = re.compile(r"[^\W\d_]+")
 # Neighbours on a QWERTY keyboard: the substitution a fast typist makes.
@@ -71,9 +71,9 @@ def typo_edits(
         start, end = m.span()
         if end - start < min_length:
             continue
-        inside = any(s <= start and end <= e for s, e in ranges)
-        crossing = any(start < e and s < end and not (s <= start and end <= e) for s, e in ranges)
-        if crossing or (inside and not inside_spans):
+        if not all(fits((start, end), r) for r in ranges):
+            continue  # a word that straddles a span edge (or holds a whole span)
+        if not inside_spans and any(s <= start and end <= e for s, e in ranges):
             continue
         candidates.append((start, end, m.group()))
     if not candidates:

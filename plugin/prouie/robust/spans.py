@@ -46,6 +46,12 @@ def covered(record: Example) -> list[tuple[int, int]]:
     return sorted({(s["start"], s["end"]) for s in spans(record) if s.get("start") is not None})
 
 
+def fits(edit: tuple[int, int], span: tuple[int, int]) -> bool:
+    """Whether an edit of ``edit`` (start, end) lies inside or outside ``span``, cutting no edge."""
+    (a, b), (start, end) = edit, span
+    return (start <= a and b <= end) or b <= start or a >= end
+
+
 def _shift(edits: Sequence[Edit], pos: int, *, is_end: bool) -> int:
     """Where ``pos`` of the old text lands in the new one.
 
@@ -87,9 +93,7 @@ def apply_edits(record: Example, edits: Sequence[Edit], where: str = "") -> Exam
         if start is None:
             raise SpanBroken(f"span {span.get('text')!r} has no offsets")
         for e in ordered:
-            inside = start <= e.start and e.end <= end
-            outside = e.end <= start or e.start >= end
-            if not (inside or outside):
+            if not fits((e.start, e.end), (start, end)):
                 raise SpanBroken(f"edit {e} cuts span {span['text']!r} [{start}:{end}]")
         span["start"] = _shift(ordered, start, is_end=False)
         span["end"] = _shift(ordered, end, is_end=True)
