@@ -345,3 +345,35 @@ def test_every_type_on_real_records_with_a_well_behaved_model(tmp_path):
         assert len(row["entities"]) == len(parent["entities"])
         assert [r["type"] for r in row["relations"]] == [r["type"] for r in parent["relations"]]
         assert [e["type"] for e in row["events"]] == [e["type"] for e in parent["events"]]
+
+
+def test_perturbed_records_feed_plan_and_the_llamafactory_converters(tmp_path):
+    pytest.importorskip("llamafactory")
+    from llamafactory.data.converter import get_dataset_converter
+    from llamafactory.data.parser import DatasetAttr
+    from llamafactory.hparams import DataArguments
+    from prouie.integrations import llamafactory as lf
+    from prouie.targets import to_alpaca
+
+    records = write_jsonl(tmp_path / "records.jsonl", make_records(4))
+    out = tmp_path / "out.jsonl"
+    assert main(["perturb", "--input", str(records), "--format", "records", "--out", str(out),
+                 "--types", "rule", "--quiet"]) == 0  # fmt: skip
+    rows = read_jsonl(out)
+    files = {}
+    for task in ("ner", "re", "ee"):
+        files[task] = write_jsonl(
+            tmp_path / f"{task}.jsonl", [r for r in rows if r["task"] == task]
+        )
+        assert lf.check_loadable(files[task], task=task) == sum(r["task"] == task for r in rows)
+    data = tmp_path / "data"
+    rc = main(["plan", "--ner", str(files["ner"]), "--re", str(files["re"]),
+               "--ee", str(files["ee"]), "--out", str(data)])  # fmt: skip
+    assert rc == 0
+    info = json.loads((data / "dataset_info.json").read_text())
+    assert info["prouie_cm_phase1_ner"]["formatting"] == "prouie_ner"
+    args = DataArguments(dataset_dir=str(tmp_path), template="qwen3_nothink")
+    conv = get_dataset_converter("prouie_re", DatasetAttr("file", "re.jsonl"), args)
+    alpaca = get_dataset_converter("alpaca", DatasetAttr("file", "x.jsonl"), args)
+    for row in read_jsonl(files["re"]):
+        assert conv(copy.deepcopy(row)) == alpaca(to_alpaca(validate_example(row, "x"), "cm"))
