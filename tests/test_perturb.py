@@ -377,3 +377,15 @@ def test_perturbed_records_feed_plan_and_the_llamafactory_converters(tmp_path):
     alpaca = get_dataset_converter("alpaca", DatasetAttr("file", "x.jsonl"), args)
     for row in read_jsonl(files["re"]):
         assert conv(copy.deepcopy(row)) == alpaca(to_alpaca(validate_example(row, "x"), "cm"))
+
+
+def test_duplicate_ids_and_foreign_output_files_fail_clearly(tmp_path, capsys):
+    rows = make_records(1)
+    records = write_jsonl(tmp_path / "records.jsonl", rows + rows[:1])
+    args = ["perturb", "--input", str(records), "--format", "records", "--types", "rule"]
+    assert main([*args, "--out", str(tmp_path / "a.jsonl")]) == 2
+    assert "'n0'" in capsys.readouterr().err
+    foreign = write_jsonl(tmp_path / "foreign.jsonl", make_records(1))
+    records = write_jsonl(tmp_path / "records.jsonl", rows)
+    assert main([*args, "--out", str(foreign)]) == 2
+    assert "foreign.jsonl:1: field 'meta.parent_id'" in capsys.readouterr().err

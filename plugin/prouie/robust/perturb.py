@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prouie.records import Example, iter_json_lines
+from prouie.records import Example, RecordError, iter_json_lines
 from prouie.robust import llm
 from prouie.robust.kinds import APPLIES_TO, LLM_TYPES
 from prouie.robust.rules import lowercase_edits, typo_edits
@@ -125,13 +125,24 @@ def repair_tail(path: Path) -> bool:
 def done_keys(output: Path, rejects: Path) -> set[str]:
     """Keys of the jobs already written to the output or the rejects file."""
     keys = set()
-    if output.exists():
-        for _, row in iter_json_lines(output):
-            meta = row.get("meta") or {}
-            keys.add(job_key(meta["parent_id"], meta["perturbation"], meta["perturbation_seed"]))
-    if rejects.exists():
-        for _, row in iter_json_lines(rejects):
-            keys.add(job_key(row["parent_id"], row["perturbation"], row["seed"]))
+    for path, fields in (
+        (output, ("meta.parent_id", "meta.perturbation", "meta.perturbation_seed")),
+        (rejects, ("parent_id", "perturbation", "seed")),
+    ):
+        if not path.exists():
+            continue
+        for where, row in iter_json_lines(path):
+            values = []
+            for name in fields:
+                value = row
+                for part in name.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                if value is None:
+                    raise RecordError(
+                        where, name, "is missing: the file was not written by prouie perturb"
+                    )
+                values.append(value)
+            keys.add(job_key(*values))
     return keys
 
 
@@ -172,7 +183,15 @@ def perturb(
         raise ValueError("LLM-based perturbation types need --base-url and --model")
 
     jobs: list[_Job] = []
+    seen: set[str] = set()
     for record in records:
+        if record["id"] in seen:
+            raise RecordError(
+                f"input record {record['id']!r}",
+                "id",
+                "appears twice in the input; a resumable run needs unique ids",
+            )
+        seen.add(record["id"])
         for kind in types:
             s = summary[kind]
             if record["task"] not in APPLIES_TO[kind]:
