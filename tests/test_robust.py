@@ -373,3 +373,23 @@ def test_no_request_is_planned_for_a_target_that_would_cut_another_span():
     rec = record(raw)
     assert plan(rec, "replace_trigger") is None  # "patient" is the end of an argument
     assert plan(record(EE), "replace_trigger") is not None
+
+
+@given(generated_records(), st.data())
+def test_any_edits_either_keep_every_span_valid_or_are_refused(raw, data):
+    rec = record(raw)
+    n = len(rec["text"])
+    edits = []
+    for _ in range(data.draw(st.integers(1, 4))):
+        start = data.draw(st.integers(0, n))
+        end = data.draw(st.integers(start, min(n, start + 6)))
+        edits.append(Edit(start, end, data.draw(st.text(alphabet="qrs é", max_size=5))))
+    try:
+        out = apply_edits(rec, edits)
+    except SpanBroken:
+        return
+    assert_valid_child(out, rec)
+    # A span no edit touched keeps its text; the text outside the edits is unchanged.
+    for old, new in zip(spans(rec), spans(out), strict=True):
+        if all(e.end <= old["start"] or e.start >= old["end"] for e in edits):
+            assert new["text"] == old["text"]
