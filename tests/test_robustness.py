@@ -50,6 +50,7 @@ def test_drops_are_measured_against_the_parents_of_each_type(tmp_path):
     assert row["typo_injection"]["drop"] == pytest.approx(1 / 7)
     assert row["typo_injection"]["relative_drop"] == pytest.approx(1 / 7)
     assert row["lowercase"]["f1"] == 0.0 and row["lowercase"]["relative_drop"] == 1.0
+    assert result["matching"] == "strict"
     md = (out / "robustness.md").read_text()
     assert "| demo_ner |" in md and "85.71 (-14.29, -14.3%)" in md
     assert (out / "robustness.png").read_bytes()[:4] == b"\x89PNG"

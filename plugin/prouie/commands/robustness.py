@@ -27,6 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="canonical records joined by order to LLaMA-Factory predictions (one per file)",
     )
     p.add_argument("--out", type=Path, required=True, help="report folder")
+    p.add_argument(
+        "--loose",
+        action="store_true",
+        help="match strings case-insensitively with whitespace runs collapsed (default: exact)",
+    )
     p.add_argument("--title", default="Robustness", help="title of the Markdown report")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG chart")
     p.add_argument("--quiet", action="store_true", help="do not print the tables")
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     items = []
     for i, path in enumerate(preds):
         items += read_predictions(path, None if records is None else records[i])
-    result = robustness(items)
+    result = robustness(items, loose_match=args.loose)
     result["inputs"] = [str(p) for p in preds]
     md = to_markdown(result, args.title)
     out: Path = args.out

@@ -35,13 +35,15 @@ def _f1(result: dict[str, Any], task: str, dataset: str | None) -> float | None:
     return None if d is None else d["scores"][metric]["f1"]
 
 
-def _score(items: list[Item]) -> dict[str, Any]:
-    evaluator, _ = score_items(items, Evaluator())
+def _score(items: list[Item], loose_match: bool) -> dict[str, Any]:
+    evaluator, _ = score_items(items, Evaluator(loose_match=loose_match))
     return evaluator.result()
 
 
-def robustness(items: Iterable[Item]) -> dict[str, Any]:
+def robustness(items: Iterable[Item], *, loose_match: bool = False) -> dict[str, Any]:
     """Scores per task, data set and perturbation type, with drops; JSON-ready.
+
+    ``loose_match`` compares strings as ``prouie evaluate --loose`` does.
 
     ``result["tasks"][task]["rows"][dataset][type]`` holds ``f1``, ``baseline_f1`` (the originals
     it was made from), ``drop`` (baseline - f1) and ``relative_drop`` (drop / baseline), and ``n``;
@@ -58,16 +60,16 @@ def robustness(items: Iterable[Item]) -> dict[str, Any]:
     kinds += sorted(set(groups) - set(kinds))
     tasks: dict[str, Any] = {}
     missing_parents: dict[str, int] = {}
-    original_result = _score(groups.get(ORIGINAL, []))
+    original_result = _score(groups.get(ORIGINAL, []), loose_match)
     for kind in kinds:
-        result = original_result if kind == ORIGINAL else _score(groups[kind])
+        result = original_result if kind == ORIGINAL else _score(groups[kind], loose_match)
         baseline = original_result
         if kind != ORIGINAL:
             parents = [
                 originals.get((i.record.get("meta") or {}).get("parent_id")) for i in groups[kind]
             ]
             missing_parents[kind] = sum(p is None for p in parents)
-            baseline = _score([p for p in parents if p is not None])
+            baseline = _score([p for p in parents if p is not None], loose_match)
         for task, t in result["tasks"].items():
             rows = tasks.setdefault(task, {"metric": MAIN_METRIC[task], "rows": {}})["rows"]
             for dataset in [*t["datasets"], None]:
@@ -79,7 +81,12 @@ def robustness(items: Iterable[Item]) -> dict[str, Any]:
                     cell["drop"] = base - f1
                     cell["relative_drop"] = (base - f1) / base if base else None
                 rows.setdefault(dataset if dataset is not None else "all", {})[kind] = cell
-    return {"types": kinds, "tasks": tasks, "missing_parents": missing_parents}
+    return {
+        "matching": "loose" if loose_match else "strict",
+        "types": kinds,
+        "tasks": tasks,
+        "missing_parents": missing_parents,
+    }
 
 
 def _n(task_result: dict[str, Any]) -> int:
@@ -88,7 +95,7 @@ def _n(task_result: dict[str, Any]) -> int:
 
 def to_markdown(result: dict[str, Any], title: str = "Robustness") -> str:
     """One table per task: original F1, then each type's F1 (absolute drop, relative drop %)."""
-    out = [f"# {title}", ""]
+    out = [f"# {title}", "", f"String matching: **{result.get('matching', 'strict')}**.", ""]
     out += [
         "F1 in %; in brackets the change from the original records each type was made from "
         "(points, then relative %; negative is a drop).",
