@@ -162,6 +162,11 @@ class ChatClient:
             ) from exc
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        if max_retries < 0 or timeout <= 0 or backoff < 0:
+            raise ValueError(
+                f"need max_retries >= 0, timeout > 0 and backoff >= 0; got {max_retries}, "
+                f"{timeout}, {backoff}"
+            )
         self.base_url = base_url
         self.model = model
         self.concurrency = concurrency
