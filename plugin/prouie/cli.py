@@ -20,6 +20,8 @@ COMMANDS = (
     "evaluate",
     "export_rl",
     "de",
+    "perturb",
+    "robustness",
 )
 
 
