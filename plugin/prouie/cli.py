@@ -31,13 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"prouie {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"prouie.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"prouie.commands.{name}":
-                continue  # a command this installation does not ship
-            raise
-        module.register(sub)
+        importlib.import_module(f"prouie.commands.{name}").register(sub)
     return parser
 
 
