@@ -1,0 +1,185 @@
+"""Reading prouie's prompts back: task, label list, roles and input text from a rendered prompt.
+
+LLaMA-Factory's ``generated_predictions.jsonl`` keeps only ``prompt``, ``predict`` and ``label``.
+When the prompt was rendered from one of prouie's CM or SA templates (built-in or from
+``$PROUIE_TEMPLATE_DIR``), the template says where the label list, the roles and the input sit, so
+the prompt alone gives everything scoring needs.
+
+Each template is turned into a regular expression by rendering it once with *probes* in place of
+its variables: ``labels|join(', ')`` renders a marker that becomes a capture group, ``labels|length``
+one that becomes ``\\d+``, and a loop over the labels (slot definitions) a wildcard. The literal
+text around them must match word for word. A template may use its variables only through
+``join``, ``length`` and ``for`` loops for this to work; the built-in ones do.
+
+Two limits, both documented in docs/evaluation.md: a label that itself contains ``", "`` cannot be
+told apart from two labels, and the NER and slot templates are the same words (paper Figure 4), so
+a prompt of that shape is NER unless the caller says ``slot``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from prouie.predict import CHAT_FORMATS
+from prouie.targets import STAGES, template_dirs
+
+TASKS = ("ner", "re", "ee", "slot")
+
+_JOIN_LABELS, _JOIN_ROLES = "\x00JL\x00", "\x00JR\x00"
+_LEN_LABELS, _LEN_ROLES = "\x00NL\x00", "\x00NR\x00"
+_ANY = "\x00AN\x00"
+_MARKERS = re.compile("(\x00[A-Z]{2}\x00)")
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSchema:
+    """What a prompt says: its task and stage, the label list, the roles (EE) and the input text."""
+
+    task: str
+    stage: str
+    labels: tuple[str, ...]
+    roles: tuple[str, ...]
+    text: str
+
+
+class _Probe(list):
+    """Stands for ``labels`` or ``roles`` while a template is rendered into a pattern."""
+
+    def __init__(self, join: str, length: str) -> None:
+        super().__init__([_ANY])
+        self.join, self.length = join, length
+
+
+class _AnyDict(dict):
+    """Stands for ``definitions``: truthy, and every lookup renders the wildcard."""
+
+    def __init__(self) -> None:
+        super().__init__({_ANY: _ANY})
+
+    def get(self, key: Any, default: Any = None) -> str:
+        return _ANY
+
+    def __getitem__(self, key: Any) -> str:
+        return _ANY
+
+
+def _probe_env(dirs: tuple[str, ...]) -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(list(dirs)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+    join, length = env.filters["join"], env.filters["length"]
+
+    @jinja2.pass_eval_context
+    def probe_join(ctx: Any, value: Any, d: str = "", attribute: Any = None) -> Any:
+        return value.join if isinstance(value, _Probe) else join(ctx, value, d, attribute)
+
+    def probe_length(value: Any) -> Any:
+        return value.length if isinstance(value, _Probe) else length(value)
+
+    env.filters.update(join=probe_join, length=probe_length, count=probe_length)
+    return env
+
+
+def _pattern(skeleton: str) -> str:
+    """A probe rendering as a regular expression: markers become groups, the rest is literal."""
+    out, seen = [], set()
+    for piece in _MARKERS.split(skeleton):
+        if piece in (_JOIN_LABELS, _JOIN_ROLES, _LEN_LABELS, _LEN_ROLES):
+            name = {
+                _JOIN_LABELS: "labels",
+                _JOIN_ROLES: "roles",
+                _LEN_LABELS: "nlabels",
+                _LEN_ROLES: "nroles",
+            }[piece]
+            body = r"\d+" if name.startswith("n") else ".*?"
+            out.append(f"(?P={name})" if name in seen else f"(?P<{name}>{body})")
+            seen.add(name)
+        elif piece == _ANY:
+            out.append(".*?")
+        else:
+            out.append(re.escape(piece))
+    return "".join(out)
+
+
+@lru_cache(maxsize=4)
+def _patterns(dirs: tuple[str, ...]) -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    """``(task, stage, pattern)`` for every template found in ``dirs``; a prompt is the rendered
+    instruction, a newline, the input text (LLaMA-Factory's alpaca user turn)."""
+    import jinja2
+
+    env = _probe_env(dirs)
+    found = []
+    for task in TASKS:
+        for stage in STAGES:
+            try:
+                template = env.get_template(f"{stage}_{task}.jinja")
+            except jinja2.TemplateNotFound:
+                continue
+            labels, roles = _Probe(_JOIN_LABELS, _LEN_LABELS), _Probe(_JOIN_ROLES, _LEN_ROLES)
+            skeletons = {
+                template.render(labels=labels, roles=roles, definitions=defs)
+                for defs in ({}, _AnyDict())
+            }
+            for skeleton in sorted(skeletons, key=len):
+                regex = re.compile(_pattern(skeleton) + r"\n(?P<text>.*)\Z", re.DOTALL)
+                found.append((task, stage, regex))
+    return tuple(found)
+
+
+def _chat_suffixes() -> tuple[str, ...]:
+    """Ends of a prompt after the input text: the chat formats' assistant openings (with the empty
+    think block a thinking-off tokenizer template adds), also with special tokens decoded away,
+    as ``scripts/vllm_infer.py`` writes them by default."""
+    ends = set()
+    for _, suffix, _ in CHAT_FORMATS.values():
+        for end in (suffix, suffix + "<think>\n\n</think>\n\n"):
+            ends.add(end)
+            ends.add(re.sub(r"<\|[^|>]*\|>", "", end))
+    return tuple(sorted((e for e in ends if e), key=len, reverse=True))
+
+
+_SUFFIXES = _chat_suffixes()
+
+
+def read_prompt(prompt: str, *, shared_task: str = "ner") -> PromptSchema | None:
+    """The task, stage, labels, roles and input text of a prompt rendered from one of prouie's
+    templates, or None when it matches none of them. ``shared_task`` (``"ner"`` or ``"slot"``)
+    decides a prompt whose words both the NER and the slot template produce.
+
+    >>> from prouie.targets import render_instruction
+    >>> p = render_instruction("re", "sa", ["born in"]) + "\\nAnn was born in Rome"
+    >>> read_prompt("<|im_start|>user\\n" + p + "<|im_end|>\\n<|im_start|>assistant\\n")
+    PromptSchema(task='re', stage='sa', labels=('born in',), roles=(), text='Ann was born in Rome')
+    """
+    hits = []
+    for task, stage, regex in _patterns(template_dirs()):
+        m = regex.search(prompt)
+        if m is None:
+            continue
+        got = m.groupdict()
+        labels = tuple(got["labels"].split(", ")) if got.get("labels") else ()
+        roles = tuple(got["roles"].split(", ")) if got.get("roles") else ()
+        if got.get("nlabels") and int(got["nlabels"]) != len(labels):
+            continue
+        hits.append(PromptSchema(task, stage, labels, roles, _strip_chat_end(got["text"])))
+    if not hits:
+        return None
+    for hit in hits:
+        if hit.task == shared_task:
+            return hit
+    return hits[0]
+
+
+def _strip_chat_end(text: str) -> str:
+    for end in _SUFFIXES:
+        if text.endswith(end):
+            return text[: -len(end)]
+    return text
