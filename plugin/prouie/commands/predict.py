@@ -160,9 +160,11 @@ def run(args: argparse.Namespace) -> int:
         chunk=chunk,
     )
     if failed:
+        reasons = getattr(gen, "failures", None)
         print(
             f"{len(items) - failed} of {len(items)} prompts answered ({backend}); {failed} failed "
-            f"after their retries (rows with 'error' in {out}; run again to retry them)",
+            f"after their retries{f' {reasons}' if reasons else ''} (rows with 'error' in {out}; "
+            "run again to retry them)",
             file=sys.stderr,
         )
         return 1
