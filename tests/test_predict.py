@@ -377,3 +377,48 @@ def test_constrained_predict_sends_each_prompt_its_schema(tmp_path: Path) -> Non
     by_prompt = {r.prompt: r.schema for r in seen}
     for it in items:
         assert by_prompt[format_prompt(it.user)] == json_schema(it.record["labels"], "cm")
+
+
+@pytest.mark.framework
+def test_constrained_transformers_answers_are_schema_objects(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """The random tiny model never writes JSON by itself; under the schema every answer is one."""
+    pytest.importorskip("xgrammar")
+    from prouie.integrations.transformers_backend import TransformersGenerator
+
+    items = [
+        *load_prompts(write_jsonl(tmp_path / "r.jsonl", RECORDS), stage="cm"),
+        *load_prompts(tmp_path / "r.jsonl", stage="sa"),
+    ]
+    gen = TransformersGenerator(str(tiny_model), dtype="float32", device="cpu")
+    cfg = GenerationConfig(max_new_tokens=120, batch_size=len(items))
+    out, _ = predict(
+        items, gen, tmp_path / "p.jsonl", cfg, constrained=True, max_value_chars=6, progress=False
+    )
+    for row, it in zip((json.loads(x) for x in out.read_text().splitlines()), items, strict=True):
+        obj = json.loads(row["prediction"])
+        assert list(obj) == [k for k in it.record["labels"] if k in obj]  # schema order
+        assert all(isinstance(v, str) and len(v) <= 6 for v in obj.values())
+        if it.stage == "cm":
+            assert list(obj) == it.record["labels"]
+
+
+def test_vllm_generator_passes_the_schema_to_structured_outputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import types
+
+    got: list = []
+    fake = types.ModuleType("vllm")
+    fake.SamplingParams = lambda **kw: got.append(kw) or kw
+    sampling = types.ModuleType("vllm.sampling_params")
+    sampling.StructuredOutputsParams = lambda **kw: ("structured", kw)
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    monkeypatch.setitem(sys.modules, "vllm.sampling_params", sampling)
+    from prouie.integrations.vllm_backend import _structured
+
+    schema = json_schema(["person"], "cm")
+    assert _structured(schema) == {"structured_outputs": ("structured", {"json": schema})}
+    assert _structured(None) == {}

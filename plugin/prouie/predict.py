@@ -243,9 +243,13 @@ def choose_backend(backend: str = "auto") -> str:
     return "vllm" if torch.cuda.is_available() else "transformers"
 
 
-def json_schema(labels: Sequence[str], stage: str = "sa") -> dict[str, Any]:
+def json_schema(
+    labels: Sequence[str], stage: str = "sa", max_value_chars: int | None = None
+) -> dict[str, Any]:
     """The JSON Schema ``--constrained`` decoding holds an answer to: an object whose properties are
     exactly the labels, each a string, no other key; CM requires every key, SA none.
+    ``max_value_chars`` bounds every value (a ``pattern``), so that an answer closes within a token
+    budget even when the model would ramble (a random or badly trained one does).
 
     It cannot say that values are substrings of the input, nor the inner grammar of a value (the
     ``" | "``, ``", "`` and ``"TRIGGER: ROLE: argument"`` separators): see docs/evaluation.md.
@@ -255,9 +259,14 @@ def json_schema(labels: Sequence[str], stage: str = "sa") -> dict[str, Any]:
     """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+    value: dict[str, Any] = {"type": "string"}
+    if max_value_chars is not None:
+        # A pattern rather than maxLength: it bounds the length and, unlike xgrammar's maxLength
+        # rule, keeps raw control characters (invalid in JSON strings) out of the value.
+        value["pattern"] = f"^[^\\x00-\\x1f]{{0,{max_value_chars}}}$"
     return {
         "type": "object",
-        "properties": {label: {"type": "string"} for label in labels},
+        "properties": {label: value for label in labels},
         "required": list(labels) if stage == "cm" else [],
         "additionalProperties": False,
     }
@@ -282,13 +291,15 @@ def predict(
     cfg: GenerationConfig,
     *,
     constrained: bool = False,
+    max_value_chars: int | None = None,
     progress: bool = True,
     chunk: int | None = None,
 ) -> tuple[Path, int]:
     """Answer every item and write the predictions jsonl (``prouie evaluate``'s input): ``id``,
     ``dataset``, ``task``, ``prompt``, ``prediction``, ``reference`` (the gold target text) and
     ``record`` (the canonical record, gold annotations and schema included). Returns the file and
-    the number of requests that failed for good.
+    the number of requests that failed for good. ``constrained`` sends each prompt the
+    :func:`json_schema` of its label list (values at most ``max_value_chars`` long when given).
 
     The file is appended to as answers arrive and is resumable: a run restarted on the same file
     sends only the prompts that have no answer there yet (a failed request leaves a row with
@@ -305,7 +316,7 @@ def predict(
     requests = [
         Request(
             generator.prompt(it.user),
-            json_schema(it.record["labels"], it.stage) if constrained else None,
+            json_schema(it.record["labels"], it.stage, max_value_chars) if constrained else None,
         )
         for it in items
     ]

@@ -67,6 +67,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="hold every answer to the JSON Schema of its label list (keys = labels, string "
         "values; CM: all required)",
     )
+    p.add_argument(
+        "--max-value-chars",
+        type=int,
+        help="with --constrained: at most N characters per value, so that every answer closes "
+        "within --max-new-tokens (default: no bound)",
+    )
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy decoding")
     p.add_argument("--top-p", type=float, default=1.0)
@@ -156,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         cfg,
         constrained=args.constrained,
+        max_value_chars=args.max_value_chars,
         progress=not args.quiet,
         chunk=chunk,
     )

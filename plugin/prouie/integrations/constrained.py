@@ -46,8 +46,12 @@ class SchemaConstraint:
 
         grammars = []
         for schema in schemas:
-            key = json.dumps(schema, sort_keys=True)
+            key = json.dumps(schema)  # not sorted: the property order is the answer's key order
             if key not in self.compiled:
-                self.compiled[key] = self.compiler.compile_json_schema(key, strict_mode=True)
+                # No free whitespace: the targets are json.dumps' ", " / ": " layout, and a model
+                # that loops on whitespace would otherwise never close the object.
+                self.compiled[key] = self.compiler.compile_json_schema(
+                    key, any_whitespace=False, strict_mode=True
+                )
             grammars.append(self.compiled[key])
         return LogitsProcessor(grammars)
