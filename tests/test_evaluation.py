@@ -221,6 +221,16 @@ def test_a_subset_of_the_records_scores_that_subset(tmp_path: Path) -> None:
             '{"prediction": "{}", "record": {"task": "nerr", "text": "x", "labels": []}}',
             r"field 'task': must be one of",
         ),
+        (
+            '{"prediction": "{}", "record": {"task": "ner", "text": "x", "labels": ["a"], '
+            '"entities": [{"type": "a", "text": 3}], "relations": [], "events": []}}',
+            r"p\.jsonl:2 \(field 'record'\): field 'entities\[0\]\.text'",
+        ),
+        (
+            '{"prediction": "{}", "record": {"task": "ner", "text": "x", "labels": ["a", 1], '
+            '"entities": [], "relations": [], "events": []}}',
+            r"p\.jsonl:2 \(field 'record'\): field 'labels'",
+        ),
     ],
 )
 def test_bad_prediction_lines_name_file_line_and_field(

@@ -109,14 +109,24 @@ def _pattern(skeleton: str) -> str:
     return "".join(out)
 
 
+@dataclass(slots=True)
+class _Template:
+    """One template's pattern and the (task, stage) pairs whose templates render these words (the
+    NER and the slot template are the same words)."""
+
+    regex: re.Pattern[str]
+    tail: str
+    sources: list[tuple[str, str]]
+
+
 @lru_cache(maxsize=4)
-def _patterns(dirs: tuple[str, ...]) -> tuple[tuple[str, str, re.Pattern[str]], ...]:
-    """``(task, stage, pattern)`` for every template found in ``dirs``; a prompt is the rendered
-    instruction, a newline, the input text (LLaMA-Factory's alpaca user turn)."""
+def _patterns(dirs: tuple[str, ...]) -> list[_Template]:
+    """A pattern for every template found in ``dirs``; a prompt is the rendered instruction, a
+    newline, the input text (LLaMA-Factory's alpaca user turn)."""
     import jinja2
 
     env = _probe_env(dirs)
-    found = []
+    found: dict[str, _Template] = {}
     for task in TASKS:
         for stage in STAGES:
             try:
@@ -129,9 +139,12 @@ def _patterns(dirs: tuple[str, ...]) -> tuple[tuple[str, str, re.Pattern[str]], 
                 for defs in ({}, _AnyDict())
             }
             for skeleton in sorted(skeletons, key=len):
-                regex = re.compile(_pattern(skeleton) + r"\n(?P<text>.*)\Z", re.DOTALL)
-                found.append((task, stage, regex))
-    return tuple(found)
+                source = _pattern(skeleton) + r"\n(?P<text>.*)\Z"
+                if source not in found:
+                    tail = _MARKERS.split(skeleton)[-1]  # the words that end the instruction
+                    found[source] = _Template(re.compile(source, re.DOTALL), tail, [])
+                found[source].sources.append((task, stage))
+    return list(found.values())
 
 
 def _chat_suffixes() -> tuple[str, ...]:
@@ -149,6 +162,61 @@ def _chat_suffixes() -> tuple[str, ...]:
 _SUFFIXES = _chat_suffixes()
 
 
+class PromptReader:
+    """:func:`read_prompt` for a stream of prompts, with a memory of the instructions it has read.
+
+    A predictions file repeats a handful of instructions (one per label schema) before ever-new
+    inputs, so once an instruction has been matched its words are looked up instead of matched
+    again: the chat prefix and the template's last words locate the instruction in the next
+    prompt. This keeps reading a 100,000-line file within the ``benchmarks/evaluate_cli.py``
+    target (at most twice the scoring time).
+    """
+
+    def __init__(self, shared_task: str = "ner") -> None:
+        self.shared_task = shared_task
+        self.known: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {}
+        self.prefix: str | None = None
+        self.tails: dict[str, None] = {}  # the last words of the instructions seen, in order
+
+    def read(self, prompt: str) -> PromptSchema | None:
+        """The schema of ``prompt`` (see :func:`read_prompt`)."""
+        if self.prefix is not None and prompt.startswith(self.prefix):
+            start = len(self.prefix)
+            for tail in self.tails:
+                end = prompt.find(tail, start)
+                if end < 0:
+                    continue
+                cut = end + len(tail) - 1  # the newline after the instruction
+                hit = self.known.get(prompt[start:cut])
+                if hit is not None:
+                    return PromptSchema(*hit, _strip_chat_end(prompt[cut + 1 :]))
+        return self._match(prompt)
+
+    def _match(self, prompt: str) -> PromptSchema | None:
+        templates = _patterns(template_dirs())
+        for i, template in enumerate(templates):
+            m = template.regex.search(prompt)
+            if m is None:
+                continue
+            got = m.groupdict()
+            labels = tuple(got["labels"].split(", ")) if got.get("labels") else ()
+            if got.get("nlabels") and int(got["nlabels"]) != len(labels):
+                continue
+            roles = tuple(got["roles"].split(", ")) if got.get("roles") else ()
+            if i:
+                # Prompts come in runs of one template: try the last one that matched first.
+                templates.insert(0, templates.pop(i))
+            sources = template.sources
+            task, stage = next(((t, s) for t, s in sources if t == self.shared_task), sources[0])
+            if len(self.known) > 10_000:  # a file of ever-new schemas: keep memory bounded
+                self.known.clear()
+            self.known[prompt[m.start() : m.start("text") - 1]] = (task, stage, labels, roles)
+            self.prefix = prompt[: m.start()]
+            self.tails[template.tail + "\n"] = None
+            return PromptSchema(task, stage, labels, roles, _strip_chat_end(got["text"]))
+        return None
+
+
 def read_prompt(prompt: str, *, shared_task: str = "ner") -> PromptSchema | None:
     """The task, stage, labels, roles and input text of a prompt rendered from one of prouie's
     templates, or None when it matches none of them. ``shared_task`` (``"ner"`` or ``"slot"``)
@@ -159,23 +227,7 @@ def read_prompt(prompt: str, *, shared_task: str = "ner") -> PromptSchema | None
     >>> read_prompt("<|im_start|>user\\n" + p + "<|im_end|>\\n<|im_start|>assistant\\n")
     PromptSchema(task='re', stage='sa', labels=('born in',), roles=(), text='Ann was born in Rome')
     """
-    hits = []
-    for task, stage, regex in _patterns(template_dirs()):
-        m = regex.search(prompt)
-        if m is None:
-            continue
-        got = m.groupdict()
-        labels = tuple(got["labels"].split(", ")) if got.get("labels") else ()
-        roles = tuple(got["roles"].split(", ")) if got.get("roles") else ()
-        if got.get("nlabels") and int(got["nlabels"]) != len(labels):
-            continue
-        hits.append(PromptSchema(task, stage, labels, roles, _strip_chat_end(got["text"])))
-    if not hits:
-        return None
-    for hit in hits:
-        if hit.task == shared_task:
-            return hit
-    return hits[0]
+    return PromptReader(shared_task).read(prompt)
 
 
 def _strip_chat_end(text: str) -> str:

@@ -20,7 +20,7 @@ many it located.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
@@ -251,10 +251,13 @@ def _check_shape(ex: Any, where: str) -> None:
             _need(a, "role", str, where, f"events[{i}].arguments[{j}].role")
 
 
-def iter_json_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
+def iter_json_lines(
+    path: str | Path, loads: Callable[[str], Any] = json.loads
+) -> Iterator[tuple[str, Any]]:
     """``(where, object)`` for each non-blank line of a jsonl file; ``where`` is ``file:line``.
 
     A line that is not JSON raises :class:`RecordError` naming the file and the 1-based line.
+    ``loads`` may be ``orjson.loads`` where a benchmark needs it (its errors subclass json's).
     """
     path = Path(path)
     with path.open(encoding="utf-8") as fh:
@@ -263,7 +266,7 @@ def iter_json_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
                 continue
             where = f"{path}:{lineno}"
             try:
-                obj = json.loads(line)
+                obj = loads(line)
             except json.JSONDecodeError as exc:
                 raise RecordError(
                     where, "<line>", f"invalid JSON ({exc.msg} at column {exc.colno})"

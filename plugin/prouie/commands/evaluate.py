@@ -73,7 +73,13 @@ def run(args: argparse.Namespace) -> int:
             path, index, dataset=args.dataset, shared_task="slot" if args.slot else "ner"
         )
         total = count_lines(path) if not args.quiet else None
-        _, det = score_items(items, evaluator, progress=bool(total and total > 1000), total=total)
+        _, det = score_items(
+            items,
+            evaluator,
+            progress=bool(total and total > 1000),
+            total=total,
+            details=args.details,
+        )
         details += det
 
     result = evaluator.result()

@@ -1,0 +1,113 @@
+"""Speed of the whole ``prouie evaluate`` command against its scoring core, on N predictions.
+
+Takes records from the sample data sets (wikigold NER, FewRel RE, PHEE EE; ../shared/data) and
+cycles them to N predictions, a sixth each of: the gold target, a cut-off one, one with chatter
+around it, one with wrong values, a refusal, one with an unknown key. Then times, in one process:
+
+- core: ``score_items`` on the predictions already in memory (parsing, gold units, metrics);
+- cli (prouie): ``prouie evaluate`` on the ``prouie predict`` file (each line carries its record);
+- cli (LLaMA-Factory): ``prouie evaluate`` on ``generated_predictions.jsonl`` alone (schema read
+  from each prompt, gold from each label).
+
+Prints each CLI time over the core time; the target is at most 2 for 100,000 predictions.
+
+    python benchmarks/evaluate_cli.py [--n 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from itertools import cycle, islice
+from pathlib import Path
+
+from prouie.cli import main as prouie
+from prouie.evaluation import Item, score_items
+from prouie.predict import format_prompt, user_turn
+from prouie.readers import read
+from prouie.targets import instruction_for, render_target
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SAMPLES = [
+    ("conll", "wikigold/wikigold.conll.txt"),
+    ("fewrel", "fewrel/val_wiki.json"),
+    ("phee", "phee/test.json"),
+]
+
+
+def damaged(target: str, i: int) -> str:
+    kind = i % 6
+    if kind == 0:
+        return target[: len(target) // 2]
+    if kind == 1:
+        return "Sure, here it is:\n" + target + "\nHope this helps."
+    if kind == 2:
+        return json.dumps({k: v[::-1] for k, v in json.loads(target).items()}, ensure_ascii=False)
+    if kind == 3:
+        return "I cannot answer."
+    if kind == 4:
+        return json.dumps({"not a label": "x", **json.loads(target)}, ensure_ascii=False)
+    return target
+
+
+def records(per_set: int) -> list[dict]:
+    out = []
+    for fmt, rel in SAMPLES:
+        if not (DATA / rel).exists():
+            sys.exit(f"{DATA / rel} is absent: the sample data live in ../shared/data")
+        out += list(islice(read(fmt, DATA / rel), per_set))
+    return out
+
+
+def timed(fn, repeat: int) -> float:
+    """The best of ``repeat`` runs (the machine is shared: the least disturbed run)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    recs = records(2000)
+    rows = []
+    for i, rec in enumerate(islice(cycle(recs), args.n)):
+        stage = "sa" if i % 2 else "cm"
+        target = render_target(rec, stage)
+        rows.append((rec, stage, target, damaged(target, i)))
+    with tempfile.TemporaryDirectory() as tmp:
+        ours, lf = Path(tmp) / "preds.jsonl", Path(tmp) / "generated_predictions.jsonl"
+        with ours.open("w", encoding="utf-8") as a, lf.open("w", encoding="utf-8") as b:
+            for rec, stage, target, pred in rows:
+                prompt = format_prompt(user_turn(instruction_for(rec, stage), rec["text"]))
+                line = {"id": rec["id"], "dataset": rec["dataset"], "task": rec["task"]}
+                line |= {"prompt": prompt, "prediction": pred, "reference": target, "record": rec}
+                a.write(json.dumps(line, ensure_ascii=False) + "\n")
+                b.write(json.dumps({"prompt": prompt, "predict": pred, "label": target}) + "\n")
+        items = [Item(f"x:{i}", r[0], r[3]) for i, r in enumerate(rows)]
+        flags = ["--quiet", "--no-plot", "--dataset", "d"]
+        core = timed(lambda: score_items(items, details=False), args.repeat)
+        cli = timed(
+            lambda: prouie(["evaluate", str(ours), "--out", f"{tmp}/a", *flags[:2]]), args.repeat
+        )
+        cli_lf = timed(
+            lambda: prouie(["evaluate", str(lf), "--out", f"{tmp}/b", *flags]), args.repeat
+        )
+    print(
+        f"prouie evaluate, {args.n} predictions: core {core:.2f} s; "
+        f"cli (prouie file) {cli:.2f} s = {cli / core:.2f}x core; "
+        f"cli (generated_predictions.jsonl alone) {cli_lf:.2f} s = {cli_lf / core:.2f}x core "
+        "(target <= 2x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
