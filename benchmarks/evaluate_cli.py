@@ -30,27 +30,17 @@ from prouie.predict import format_prompt, user_turn
 from prouie.readers import read
 from prouie.targets import instruction_for, render_target
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from damage import damaged  # noqa: E402  (the tests' answer damager, shared)
+
+DATA = REPO.parent / "shared" / "data"
 SAMPLES = [
     ("conll", "wikigold/wikigold.conll.txt"),
     ("fewrel", "fewrel/val_wiki.json"),
     ("phee", "phee/test.json"),
 ]
-
-
-def damaged(target: str, i: int) -> str:
-    kind = i % 6
-    if kind == 0:
-        return target[: len(target) // 2]
-    if kind == 1:
-        return "Sure, here it is:\n" + target + "\nHope this helps."
-    if kind == 2:
-        return json.dumps({k: v[::-1] for k, v in json.loads(target).items()}, ensure_ascii=False)
-    if kind == 3:
-        return "I cannot answer."
-    if kind == 4:
-        return json.dumps({"not a label": "x", **json.loads(target)}, ensure_ascii=False)
-    return target
 
 
 def records(per_set: int) -> list[dict]:

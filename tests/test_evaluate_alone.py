@@ -14,6 +14,7 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
+from damage import damaged
 from prouie.cli import main
 from prouie.evaluation import RecordIndex, read_predictions, score_items
 from prouie.predict import format_prompt, user_turn
@@ -31,23 +32,6 @@ SLOT = {
     "labels": ["action", "device", "place"],
     "meta": {"definitions": {"action": "what to do", "device": "a thing", "place": "where"}},
 }
-
-
-def damaged(target: str, i: int) -> str:
-    """A model's answer: the gold target, or one of the usual ways of getting it wrong."""
-    kind = i % 6
-    if kind == 0:
-        return target[: len(target) // 2]  # cut off
-    if kind == 1:
-        return "Sure, here it is:\n" + target + "\nHope this helps."
-    if kind == 2:
-        obj = json.loads(target)
-        return json.dumps({k: v[::-1] for k, v in obj.items()}, ensure_ascii=False)
-    if kind == 3:
-        return "I cannot answer."
-    if kind == 4:
-        return json.dumps({"not a label": "x", **json.loads(target)}, ensure_ascii=False)
-    return target
 
 
 def slot_records(n: int) -> list[dict]:
