@@ -179,6 +179,27 @@ def test_llamafactory_predictions_alone_read_the_prompt_and_label(tmp_path: Path
     )
 
 
+def test_records_count_the_prouie_rows_they_cover(tmp_path: Path) -> None:
+    index = RecordIndex.from_files([write_jsonl(tmp_path / "records.jsonl", RECORDS)])
+    path = write_jsonl(tmp_path / "p.jsonl", prouie_rows(RECORDS[:2], PREDICTIONS[:2]))
+    list(read_predictions(path, index))
+    assert (index.coverage()["scored"], index.coverage()["subset"]) == (2, True)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"label": 3}, r"gp\.jsonl:1: field 'label': must be a string, got int"),
+        ({"predict": None}, r"gp\.jsonl:1: field 'predict': must be a string, got NoneType"),
+        ({"prompt": 7}, r"gp\.jsonl:1: field 'prompt': is not one of"),
+    ],
+)
+def test_bad_llamafactory_rows_name_the_field(tmp_path: Path, change: dict, match: str) -> None:
+    row = {**llamafactory_rows(RECORDS[:1], PREDICTIONS[:1])[0], **change}
+    with pytest.raises(RecordError, match=match):
+        list(read_predictions(write_jsonl(tmp_path / "gp.jsonl", [row])))
+
+
 def test_llamafactory_prompt_of_no_known_template_fails_clearly(tmp_path: Path) -> None:
     rows = [dict(llamafactory_rows(RECORDS, PREDICTIONS)[0], prompt="Extract.\nAnn")]
     preds = write_jsonl(tmp_path / "gp.jsonl", rows)

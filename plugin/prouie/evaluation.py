@@ -88,10 +88,16 @@ class RecordIndex:
             )
         else:
             rec = self._by_text(where, schema)
-        if str(rec["id"]) in self.used:
-            raise RecordError(where, "prompt", f"its record ({rec['id']!r}) was already scored")
-        self.used.add(str(rec["id"]))
+        self.mark(where, rec, "prompt")
         return rec
+
+    def mark(self, where: str, rec: Example, field: str = "record") -> None:
+        """Count ``rec`` as scored (a record of these files, met for the first time)."""
+        rid = str(rec["id"])
+        if rid in self.used:
+            raise RecordError(where, field, f"its record ({rec['id']!r}) was already scored")
+        if rid in self.by_id:
+            self.used.add(rid)
 
     def _by_text(self, where: str, schema: PromptSchema) -> Example:
         queue = self.by_text.get(schema.text)
@@ -165,7 +171,10 @@ def read_predictions(
             raise RecordError(where, "<line>", f"must be a JSON object, got {type(row).__name__}")
         if "record" in row and "prediction" in row:
             pred = _string(row, "prediction", where)
-            yield Item(where, _record(row["record"], f"{where} (field 'record')"), pred)
+            rec = _record(row["record"], f"{where} (field 'record')")
+            if records is not None:
+                records.mark(where, rec)
+            yield Item(where, rec, pred)
         elif "predict" in row:
             pred = cut_at_stop(_string(row, "predict", where), _STOPS)
             prompt = row.get("prompt")
