@@ -355,3 +355,23 @@ def test_gold_targets_score_full_marks_on_real_data(fmt: str, rel: str) -> None:
     assert d["n"] == 2 * len(records) and d["outputs_with_problems"] == 0
     for s in d["scores"].values():
         assert s["gold"] > 1000 and s["tp"] == s["pred"] == s["gold"]
+
+
+def test_prompts_of_user_templates_are_read_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Templates from $PROUIE_TEMPLATE_DIR, here with a newline inside the instruction."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "cm_ner.jinja").write_text(
+        "Find {{ labels|join(', ') }} ({{ labels|length }} types).\nAnswer in JSON.", "utf-8"
+    )
+    monkeypatch.setenv("PROUIE_TEMPLATE_DIR", str(templates))
+    records = [dict(RECORDS[0], id=f"n{i}", text=f"{RECORDS[0]['text']} {i}") for i in range(3)]
+    rows = llamafactory_rows(records, PREDICTIONS[:1] * 3, "cm")
+    assert rows[0]["prompt"].startswith("<|im_start|>user\nFind person, location (2 types).\n")
+    preds = write_jsonl(tmp_path / "gp.jsonl", rows)
+    alone, _ = score_items(read_predictions(preds, dataset="conll"))
+    joined, _ = score_items(read_predictions(preds, write_jsonl(tmp_path / "r.jsonl", records)))
+    assert alone.result()["tasks"] == joined.result()["tasks"]
+    assert alone.result()["tasks"]["ner"]["datasets"]["conll"]["scores"]["entity"]["tp"] == 6

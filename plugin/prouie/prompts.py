@@ -115,7 +115,6 @@ class _Template:
     NER and the slot template are the same words)."""
 
     regex: re.Pattern[str]
-    tail: str
     sources: list[tuple[str, str]]
 
 
@@ -141,8 +140,7 @@ def _patterns(dirs: tuple[str, ...]) -> list[_Template]:
             for skeleton in sorted(skeletons, key=len):
                 source = _pattern(skeleton) + r"\n(?P<text>.*)\Z"
                 if source not in found:
-                    tail = _MARKERS.split(skeleton)[-1]  # the words that end the instruction
-                    found[source] = _Template(re.compile(source, re.DOTALL), tail, [])
+                    found[source] = _Template(re.compile(source, re.DOTALL), [])
                 found[source].sources.append((task, stage))
     return list(found.values())
 
@@ -167,7 +165,7 @@ class PromptReader:
 
     A predictions file repeats a handful of instructions (one per label schema) before ever-new
     inputs, so once an instruction has been matched its words are looked up instead of matched
-    again: the chat prefix and the template's last words locate the instruction in the next
+    again: the chat prefix and the newline that follows the instruction locate it in the next
     prompt. This keeps reading a 100,000-line file within the ``benchmarks/evaluate_cli.py``
     target (at most twice the scoring time).
     """
@@ -176,18 +174,19 @@ class PromptReader:
         self.shared_task = shared_task
         self.known: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {}
         self.prefix: str | None = None
-        self.tails: dict[str, None] = {}  # the last words of the instructions seen, in order
+        # How many newlines the instructions seen hold (none, for the built-in templates): the
+        # instruction of a prompt ends at the newline after them.
+        self.newlines: dict[int, None] = {}
 
     def read(self, prompt: str) -> PromptSchema | None:
         """The schema of ``prompt`` (see :func:`read_prompt`)."""
         if self.prefix is not None and prompt.startswith(self.prefix):
             start = len(self.prefix)
-            for tail in self.tails:
-                end = prompt.find(tail, start)
-                if end < 0:
-                    continue
-                cut = end + len(tail) - 1  # the newline after the instruction
-                hit = self.known.get(prompt[start:cut])
+            for n in self.newlines:
+                cut = start - 1
+                for _ in range(n + 1):
+                    cut = prompt.find("\n", cut + 1)
+                hit = self.known.get(prompt[start:cut]) if cut >= 0 else None
                 if hit is not None:
                     return PromptSchema(*hit, _strip_chat_end(prompt[cut + 1 :]))
         return self._match(prompt)
@@ -210,9 +209,10 @@ class PromptReader:
             task, stage = next(((t, s) for t, s in sources if t == self.shared_task), sources[0])
             if len(self.known) > 10_000:  # a file of ever-new schemas: keep memory bounded
                 self.known.clear()
-            self.known[prompt[m.start() : m.start("text") - 1]] = (task, stage, labels, roles)
+            instruction = prompt[m.start() : m.start("text") - 1]
+            self.known[instruction] = (task, stage, labels, roles)
             self.prefix = prompt[: m.start()]
-            self.tails[template.tail + "\n"] = None
+            self.newlines[instruction.count("\n")] = None
             return PromptSchema(task, stage, labels, roles, _strip_chat_end(got["text"]))
         return None
 
