@@ -422,3 +422,17 @@ def test_vllm_generator_passes_the_schema_to_structured_outputs(
     schema = json_schema(["person"], "cm")
     assert _structured(schema) == {"structured_outputs": ("structured", {"json": schema})}
     assert _structured(None) == {}
+
+
+def test_the_pure_modules_import_no_framework() -> None:
+    """Backends live in prouie.integrations; importing the rest loads no ML framework."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, prouie.predict, prouie.evaluation, prouie.prompts, prouie.cli;"
+        "prouie.cli.build_parser();"
+        "print(sorted({'torch', 'transformers', 'vllm', 'openai', 'xgrammar'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
