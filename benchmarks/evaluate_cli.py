@@ -22,6 +22,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from functools import partial
 from itertools import cycle, islice
 from pathlib import Path
@@ -54,20 +55,22 @@ def records(per_set: int) -> list[dict]:
     return out
 
 
-def timed(fn, repeat: int) -> float:
-    """The best of ``repeat`` runs (the machine is shared: the least disturbed run)."""
-    best = float("inf")
+def best_times(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """The best of ``repeat`` rounds for each run; the runs take turns within a round, so a busy
+    moment on the shared machine does not favour one of them."""
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     recs = records(2000)
     rows = []
@@ -86,21 +89,20 @@ def main() -> None:
                 b.write(json.dumps({"prompt": prompt, "predict": pred, "label": target}) + "\n")
         items = [Item(f"x:{i}", r[0], r[3]) for i, r in enumerate(rows)]
         flags = ["--quiet", "--no-plot", "--dataset", "d"]
-        # Neither timing pays for the collector walking the benchmark's own 100,000 records: they
-        # are frozen out of it for the core, and dropped before the command runs.
+        # The benchmark's own 100,000 records are frozen out of the collector: a process running
+        # the command would not hold them.
         gc.collect()
         gc.freeze()
-        core = timed(partial(score_items, items, details=False), args.repeat)
+        t = best_times(
+            {
+                "core": partial(score_items, items, details=False),
+                "cli": partial(prouie, ["evaluate", str(ours), "--out", f"{tmp}/a", *flags[:2]]),
+                "cli_lf": partial(prouie, ["evaluate", str(lf), "--out", f"{tmp}/b", *flags]),
+            },
+            args.repeat,
+        )
         gc.unfreeze()
-        items.clear()
-        rows.clear()
-        gc.collect()
-        cli = timed(
-            lambda: prouie(["evaluate", str(ours), "--out", f"{tmp}/a", *flags[:2]]), args.repeat
-        )
-        cli_lf = timed(
-            lambda: prouie(["evaluate", str(lf), "--out", f"{tmp}/b", *flags]), args.repeat
-        )
+    core, cli, cli_lf = t["core"], t["cli"], t["cli_lf"]
     print(
         f"prouie evaluate, {args.n} predictions: core {core:.2f} s; "
         f"cli (prouie file) {cli:.2f} s = {cli / core:.2f}x core; "
