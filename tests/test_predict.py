@@ -436,3 +436,12 @@ def test_the_pure_modules_import_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_out_file_that_is_not_predictions_is_left_alone(tmp_path: Path) -> None:
+    items = load_prompts(write_jsonl(tmp_path / "records.jsonl", RECORDS))
+    out = tmp_path / "records.jsonl"  # the user's records given as --out by mistake
+    before = out.read_text()
+    with pytest.raises(RecordError, match=r"records\.jsonl:1: field 'prompt': .*not a predictions"):
+        predict(items, EchoGenerator({}), out, GenerationConfig(), progress=False)
+    assert out.read_text() == before

@@ -379,32 +379,46 @@ def _row(item: PromptItem, prompt: str, answer: Answer) -> dict[str, Any]:
     return row
 
 
-def _answered_rows(out: Path) -> list[dict[str, Any]]:
-    """The rows of an existing predictions file that hold an answer. A line cut short by a killed
-    run (no newline, or not JSON) is dropped, and the file is truncated to its last whole line."""
+def _existing_rows(out: Path) -> tuple[list[dict[str, Any]], int]:
+    """The rows of an existing predictions file that hold an answer, and how many rows it has.
+
+    A line cut short by a killed run (the text after the last newline) is dropped and the file
+    truncated to its last whole line. Any other line must be a prediction row: a file that is
+    something else is never appended to or rewritten.
+    """
     if not out.exists():
-        return []
+        return [], 0
     raw = out.read_bytes()
     keep = raw[: raw.rfind(b"\n") + 1]
     if len(keep) != len(raw):
         with out.open("r+b") as fh:
             fh.truncate(len(keep))
-    rows = []
-    for line in keep.decode("utf-8").splitlines():
+    rows, total = [], 0
+    for lineno, line in enumerate(keep.decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        total += 1
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("prompt"), str) and "error" not in row:
+            row = None
+        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+            raise RecordError(
+                f"{out}:{lineno}",
+                "prompt",
+                "is missing: --out is not a predictions file; choose another path (a predictions "
+                "file is appended to and resumed, never overwritten)",
+            )
+        if "error" not in row:
             rows.append(row)
-    return rows
+    return rows, total
 
 
 def _unanswered(prompts: list[str], out: Path) -> list[int]:
     """Indexes of the prompts that ``out`` holds no answer for (a prompt asked twice needs two).
     Failed rows are removed from the file first, so that their retry leaves one row per prompt."""
-    rows = _answered_rows(out)
-    if out.exists() and sum(1 for _ in out.open(encoding="utf-8")) != len(rows):
+    rows, total = _existing_rows(out)
+    if total != len(rows):
         _write_rows(out, rows)
     done = Counter(r["prompt"] for r in rows)
     todo = []
@@ -420,7 +434,7 @@ def _rewrite_in_order(prompts: list[str], out: Path) -> None:
     """Put the rows of a complete run in input order (answers of a resumed or concurrent run arrive
     in any order)."""
     by_prompt: dict[str, deque[dict[str, Any]]] = {}
-    for row in _answered_rows(out):
+    for row in _existing_rows(out)[0]:
         by_prompt.setdefault(row["prompt"], deque()).append(row)
     _write_rows(out, [by_prompt[p].popleft() for p in prompts])
 
