@@ -109,13 +109,17 @@ class RecordIndex:
             raise RecordError(
                 where, "prompt", "every record with its input text was already scored (a repeat?)"
             )
+        # Drop records taken by id meanwhile; then prefer the one whose schema the prompt states.
+        while queue and str(queue[0][1]["id"]) in self.used:
+            queue.popleft()
         for i, (_, rec) in enumerate(queue):
-            if (
-                rec["task"] in (schema.task, "slot" if schema.task == "ner" else "")
-                and tuple(rec["labels"]) == schema.labels
-            ):
+            if str(rec["id"]) not in self.used and _states(schema, rec):
                 del queue[i]
                 return rec
+        if not queue:
+            raise RecordError(
+                where, "prompt", "every record with its input text was already scored (a repeat?)"
+            )
         return queue.popleft()[1]
 
     def coverage(self) -> dict[str, Any]:
@@ -130,6 +134,13 @@ class RecordIndex:
         ]
         total, done = sum(self.total.values()), len(self.used)
         return {"records": total, "scored": done, "subset": done < total, "datasets": per}
+
+
+def _states(schema: PromptSchema, rec: Example) -> bool:
+    """Whether a prompt's schema is the record's (a NER-shaped prompt may be a slot record's:
+    the two templates are the same words)."""
+    tasks = (schema.task, "slot") if schema.task == "ner" else (schema.task,)
+    return rec["task"] in tasks and tuple(rec["labels"]) == schema.labels
 
 
 def default_dataset(path: str | Path) -> str:
