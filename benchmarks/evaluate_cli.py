@@ -4,7 +4,8 @@ Takes records from the sample data sets (wikigold NER, FewRel RE, PHEE EE; ../sh
 cycles them to N predictions, a sixth each of: the gold target, a cut-off one, one with chatter
 around it, one with wrong values, a refusal, one with an unknown key. Then times, in one process:
 
-- core: ``score_items`` on the predictions already in memory (parsing, gold units, metrics);
+- core: ``score_items`` on the predictions already read into memory (parsing, gold units,
+  metrics);
 - cli (prouie): ``prouie evaluate`` on the ``prouie predict`` file (each line carries its record);
 - cli (LLaMA-Factory): ``prouie evaluate`` on ``generated_predictions.jsonl`` alone (schema read
   from each prompt, gold from each label).
@@ -28,7 +29,7 @@ from itertools import cycle, islice
 from pathlib import Path
 
 from prouie.cli import main as prouie
-from prouie.evaluation import Item, score_items
+from prouie.evaluation import read_predictions, score_items
 from prouie.predict import format_prompt, user_turn
 from prouie.readers import read
 from prouie.targets import instruction_for, render_target
@@ -87,7 +88,10 @@ def main() -> None:
                 line |= {"prompt": prompt, "prediction": pred, "reference": target, "record": rec}
                 a.write(json.dumps(line, ensure_ascii=False) + "\n")
                 b.write(json.dumps({"prompt": prompt, "predict": pred, "label": target}) + "\n")
-        items = [Item(f"x:{i}", r[0], r[3]) for i, r in enumerate(rows)]
+        rows.clear()
+        # The core scores the predictions as the command reads them: one record object per line,
+        # as in a real file (the rows above share 6,000 records, which would flatter the core).
+        items = list(read_predictions(ours))
         flags = ["--quiet", "--no-plot", "--dataset", "d"]
         # The benchmark's own 100,000 records are frozen out of the collector: a process running
         # the command would not hold them.
