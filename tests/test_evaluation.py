@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from prouie.cli import main
-from prouie.evaluation import read_predictions, score_items
+from prouie.evaluation import RecordIndex, read_predictions, score_items
+from prouie.predict import format_prompt, user_turn
 from prouie.records import RecordError
 from prouie.report import plot, to_markdown, write_json
-from prouie.targets import render_target
+from prouie.targets import instruction_for, render_target
 from shared_data import shared_file
 
 RECORDS = [
@@ -88,13 +89,14 @@ def write_jsonl(path: Path, rows: list) -> Path:
     return path
 
 
-def llamafactory_rows(records: list[dict], preds: list[str]) -> list[dict]:
-    # The keys LLaMA-Factory's save_predictions / vllm_infer.py write.
+def llamafactory_rows(records: list[dict], preds: list[str], stage: str = "sa") -> list[dict]:
+    # The keys LLaMA-Factory's save_predictions / vllm_infer.py write; the prompt is the user turn
+    # of a prouie alpaca row in the qwen3_nothink chat format, special tokens kept.
     return [
         {
-            "prompt": f"<|im_start|>user\nExtract.\n{r['text']}<|im_end|>\n<|im_start|>assistant\n",
+            "prompt": format_prompt(user_turn(instruction_for(r, stage), r["text"])),
             "predict": p,
-            "label": render_target(r, "sa"),
+            "label": render_target(r, stage),
         }
         for r, p in zip(records, preds, strict=True)
     ]
@@ -139,39 +141,90 @@ def test_prouie_predictions_need_nothing_else(tmp_path: Path) -> None:
     assert details[3]["problems"][0][0] == "truncated"
 
 
-def test_llamafactory_predictions_join_records_by_order(tmp_path: Path) -> None:
-    preds = write_jsonl(
-        tmp_path / "generated_predictions.jsonl", llamafactory_rows(RECORDS, PREDICTIONS)
-    )
+def test_llamafactory_predictions_join_records_by_text_in_any_order(tmp_path: Path) -> None:
+    rows = llamafactory_rows(RECORDS, PREDICTIONS)
+    preds = write_jsonl(tmp_path / "generated_predictions.jsonl", rows[::-1])
     recs = write_jsonl(tmp_path / "records.jsonl", RECORDS)
-    ev, _ = score_items(read_predictions(preds, recs))
+    ev, details = score_items(read_predictions(preds, recs))
+    check_result(ev.result())
+    assert [d["id"] for d in details] == ["s1", "e1", "r1", "n2", "n1"]
+
+
+def test_a_record_is_joined_by_id_when_the_row_has_one(tmp_path: Path) -> None:
+    rows = [
+        dict(row, prompt="custom prompt", id=r["id"])
+        for r, row in zip(RECORDS, llamafactory_rows(RECORDS, PREDICTIONS), strict=True)
+    ]
+    index = RecordIndex.from_files([write_jsonl(tmp_path / "records.jsonl", RECORDS)])
+    ev, _ = score_items(read_predictions(write_jsonl(tmp_path / "gp.jsonl", rows), index))
     check_result(ev.result())
 
 
-def test_llamafactory_predictions_without_records_fail_clearly(tmp_path: Path) -> None:
-    preds = write_jsonl(tmp_path / "gp.jsonl", llamafactory_rows(RECORDS, PREDICTIONS))
-    with pytest.raises(RecordError, match=r"gp\.jsonl:1: field 'record'.*--records"):
+def test_llamafactory_predictions_alone_read_the_prompt_and_label(tmp_path: Path) -> None:
+    not_slot = RECORDS[:4]
+    for stage in ("cm", "sa"):
+        rows = llamafactory_rows(not_slot, PREDICTIONS[:4], stage)
+        preds = write_jsonl(tmp_path / f"{stage}.jsonl", rows)
+        alone, _ = score_items(read_predictions(preds, dataset="d"))
+        joined, _ = score_items(
+            read_predictions(preds, write_jsonl(tmp_path / "records.jsonl", not_slot))
+        )
+        by_task = {t: v["micro"] for t, v in alone.result()["tasks"].items()}
+        assert by_task == {t: v["micro"] for t, v in joined.result()["tasks"].items()}
+        assert by_task["ner"]["entity"]["tp"] == 4
+    slot = write_jsonl(tmp_path / "slot.jsonl", llamafactory_rows(RECORDS[4:], PREDICTIONS[4:]))
+    ev, _ = score_items(read_predictions(slot, dataset="query", shared_task="slot"))
+    assert (
+        ev.result()["tasks"]["slot"]["datasets"]["query"]["scores"]["exact_acc"]["accuracy"] == 1.0
+    )
+
+
+def test_records_count_the_prouie_rows_they_cover(tmp_path: Path) -> None:
+    index = RecordIndex.from_files([write_jsonl(tmp_path / "records.jsonl", RECORDS)])
+    path = write_jsonl(tmp_path / "p.jsonl", prouie_rows(RECORDS[:2], PREDICTIONS[:2]))
+    list(read_predictions(path, index))
+    assert (index.coverage()["scored"], index.coverage()["subset"]) == (2, True)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"label": 3}, r"gp\.jsonl:1: field 'label': must be a string, got int"),
+        ({"predict": None}, r"gp\.jsonl:1: field 'predict': must be a string, got NoneType"),
+        ({"prompt": 7}, r"gp\.jsonl:1: field 'prompt': is not one of"),
+    ],
+)
+def test_bad_llamafactory_rows_name_the_field(tmp_path: Path, change: dict, match: str) -> None:
+    row = {**llamafactory_rows(RECORDS[:1], PREDICTIONS[:1])[0], **change}
+    with pytest.raises(RecordError, match=match):
+        list(read_predictions(write_jsonl(tmp_path / "gp.jsonl", [row])))
+
+
+def test_llamafactory_prompt_of_no_known_template_fails_clearly(tmp_path: Path) -> None:
+    rows = [dict(llamafactory_rows(RECORDS, PREDICTIONS)[0], prompt="Extract.\nAnn")]
+    preds = write_jsonl(tmp_path / "gp.jsonl", rows)
+    with pytest.raises(RecordError, match=r"gp\.jsonl:1: field 'prompt': is not one of.*--records"):
         list(read_predictions(preds))
 
 
-def test_misaligned_join_is_caught(tmp_path: Path) -> None:
-    preds = write_jsonl(tmp_path / "gp.jsonl", llamafactory_rows(RECORDS, PREDICTIONS))
-    recs = write_jsonl(tmp_path / "records.jsonl", [RECORDS[1], RECORDS[0], *RECORDS[2:]])
-    with pytest.raises(RecordError, match=r"gp\.jsonl:1: field 'prompt'.*records\.jsonl:1"):
-        list(read_predictions(preds, recs))
-    assert len(list(read_predictions(preds, recs, check_alignment=False))) == len(RECORDS)
-
-
-def test_count_mismatch_is_caught(tmp_path: Path) -> None:
-    preds = write_jsonl(tmp_path / "gp.jsonl", llamafactory_rows(RECORDS, PREDICTIONS))
-    fewer = write_jsonl(tmp_path / "fewer.jsonl", RECORDS[:3])
-    with pytest.raises(
-        RecordError, match=r"gp\.jsonl:4: field 'predict': more predictions than records"
-    ):
-        list(read_predictions(preds, fewer))
-    more = write_jsonl(tmp_path / "more.jsonl", [*RECORDS, RECORDS[0]])
-    with pytest.raises(RecordError, match=r"fewer predictions \(5\) than records.*more\.jsonl:6"):
-        list(read_predictions(preds, more))
+def test_a_subset_of_the_records_scores_that_subset(tmp_path: Path) -> None:
+    rows = llamafactory_rows(RECORDS, PREDICTIONS)
+    keep = [3, 0, 2]
+    preds = write_jsonl(tmp_path / "gp.jsonl", [rows[i] for i in keep])
+    index = RecordIndex.from_files([write_jsonl(tmp_path / "records.jsonl", RECORDS)])
+    subset, _ = score_items(read_predictions(preds, index))
+    alone = write_jsonl(
+        tmp_path / "p.jsonl",
+        prouie_rows([RECORDS[i] for i in keep], [PREDICTIONS[i] for i in keep]),
+    )
+    expected, _ = score_items(read_predictions(alone))
+    assert subset.result() == expected.result()
+    cov = index.coverage()
+    assert (cov["records"], cov["scored"], cov["subset"]) == (5, 3, True)
+    assert {"task": "ner", "dataset": "wiki", "records": 1, "scored": 0} in cov["datasets"]
+    index = RecordIndex.from_files([tmp_path / "records.jsonl"])
+    with pytest.raises(RecordError, match=r"gp2\.jsonl:2: field 'prompt': .*already scored"):
+        list(read_predictions(write_jsonl(tmp_path / "gp2.jsonl", rows[:1] * 2), index))
 
 
 @pytest.mark.parametrize(
@@ -188,6 +241,16 @@ def test_count_mismatch_is_caught(tmp_path: Path) -> None:
         (
             '{"prediction": "{}", "record": {"task": "nerr", "text": "x", "labels": []}}',
             r"field 'task': must be one of",
+        ),
+        (
+            '{"prediction": "{}", "record": {"task": "ner", "text": "x", "labels": ["a"], '
+            '"entities": [{"type": "a", "text": 3}], "relations": [], "events": []}}',
+            r"p\.jsonl:2 \(field 'record'\): field 'entities\[0\]\.text'",
+        ),
+        (
+            '{"prediction": "{}", "record": {"task": "ner", "text": "x", "labels": ["a", 1], '
+            '"entities": [], "relations": [], "events": []}}',
+            r"p\.jsonl:2 \(field 'record'\): field 'labels'",
         ),
     ],
 )
@@ -249,8 +312,10 @@ def test_evaluate_command_reports_bad_input_and_loose_matching(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     preds = write_jsonl(tmp_path / "gp.jsonl", llamafactory_rows(RECORDS, PREDICTIONS))
+    rows = [dict(r, prompt="Extract.") for r in llamafactory_rows(RECORDS, PREDICTIONS)]
+    preds = write_jsonl(tmp_path / "gp.jsonl", rows)
     assert main(["evaluate", str(preds), "--out", str(tmp_path / "o"), "--no-plot"]) == 2
-    assert "gp.jsonl:1: field 'record'" in capsys.readouterr().err
+    assert "gp.jsonl:1: field 'prompt': is not one of" in capsys.readouterr().err
     rows = prouie_rows(RECORDS[:1], ['{"person": "KEVIN | therese"}'])
     p = write_jsonl(tmp_path / "p.jsonl", rows)
     assert (
@@ -290,3 +355,23 @@ def test_gold_targets_score_full_marks_on_real_data(fmt: str, rel: str) -> None:
     assert d["n"] == 2 * len(records) and d["outputs_with_problems"] == 0
     for s in d["scores"].values():
         assert s["gold"] > 1000 and s["tp"] == s["pred"] == s["gold"]
+
+
+def test_prompts_of_user_templates_are_read_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Templates from $PROUIE_TEMPLATE_DIR, here with a newline inside the instruction."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "cm_ner.jinja").write_text(
+        "Find {{ labels|join(', ') }} ({{ labels|length }} types).\nAnswer in JSON.", "utf-8"
+    )
+    monkeypatch.setenv("PROUIE_TEMPLATE_DIR", str(templates))
+    records = [dict(RECORDS[0], id=f"n{i}", text=f"{RECORDS[0]['text']} {i}") for i in range(3)]
+    rows = llamafactory_rows(records, PREDICTIONS[:1] * 3, "cm")
+    assert rows[0]["prompt"].startswith("<|im_start|>user\nFind person, location (2 types).\n")
+    preds = write_jsonl(tmp_path / "gp.jsonl", rows)
+    alone, _ = score_items(read_predictions(preds, dataset="conll"))
+    joined, _ = score_items(read_predictions(preds, write_jsonl(tmp_path / "r.jsonl", records)))
+    assert alone.result()["tasks"] == joined.result()["tasks"]
+    assert alone.result()["tasks"]["ner"]["datasets"]["conll"]["scores"]["entity"]["tp"] == 6

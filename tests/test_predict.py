@@ -11,9 +11,11 @@ from prouie.evaluation import read_predictions, score_items
 from prouie.predict import (
     GenerationConfig,
     PromptItem,
+    Request,
     choose_backend,
     cut_at_stop,
     format_prompt,
+    json_schema,
     load_prompts,
     predict,
     user_turn,
@@ -135,9 +137,9 @@ class EchoGenerator:
     def prompt(self, user: str) -> str:
         return format_prompt(user)
 
-    def generate(self, prompts: list[str], cfg: GenerationConfig) -> list[str]:
-        self.batches.append(len(prompts))
-        return [self.answers[p] for p in prompts]
+    def generate(self, requests: list[Request], cfg: GenerationConfig) -> list[str]:
+        self.batches.append(len(requests))
+        return [self.answers[r.prompt] for r in requests]
 
 
 def test_predict_writes_a_file_that_evaluate_scores(tmp_path: Path) -> None:
@@ -145,9 +147,10 @@ def test_predict_writes_a_file_that_evaluate_scores(tmp_path: Path) -> None:
     answers = {format_prompt(it.user): it.reference for it in items}
     answers[format_prompt(items[2].user)] = "not an answer"
     gen = EchoGenerator(answers)
-    out = predict(
+    out, failed = predict(
         items, gen, tmp_path / "preds.jsonl", GenerationConfig(batch_size=2), progress=False
     )
+    assert failed == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["n1", "r1", "e1"]
     assert set(rows[0]) == {"id", "dataset", "task", "prompt", "prediction", "reference", "record"}
@@ -167,7 +170,7 @@ def test_predict_keeps_input_order_when_batches_are_sorted(tmp_path: Path) -> No
     ]
     items = [PromptItem(f"x:{i}", r, user_turn("I", r["text"]), "") for i, r in enumerate(recs)]
     gen = EchoGenerator({format_prompt(it.user): it.record["id"] for it in items})
-    out = predict(
+    out, _ = predict(
         items, gen, tmp_path / "p.jsonl", GenerationConfig(batch_size=3), progress=False, chunk=4
     )
     rows = [json.loads(x) for x in out.read_text().splitlines()]
@@ -269,22 +272,176 @@ def test_vllm_generator_sends_token_ids_and_greedy_params(monkeypatch: pytest.Mo
     fake.SamplingParams = lambda **kw: kw
     monkeypatch.setitem(sys.modules, "vllm", fake)
 
-    from prouie.predict import VllmGenerator
+    from prouie.integrations.vllm_backend import VllmGenerator
 
     gen = VllmGenerator("some/model", seed=3)
     prompts = [gen.prompt("a"), gen.prompt("bbb")]
-    assert gen.generate(prompts, GenerationConfig(max_new_tokens=7)) == [
+    assert gen.generate([Request(p) for p in prompts], GenerationConfig(max_new_tokens=7)) == [
         f"answer {len(p)}" for p in prompts
     ]
     assert calls["engine"]["model"] == "some/model" and calls["engine"]["enable_lora"] is False
     assert calls["add_special_tokens"] == {
         False
     }  # the chat format already holds every special token
-    assert calls["params"] == {
-        "temperature": 0.0,
-        "top_p": 1.0,
-        "max_tokens": 7,
-        "stop": ["<|im_end|>"],
-        "seed": 0,
-    }
+    greedy = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 7, "stop": ["<|im_end|>"], "seed": 0}
+    assert calls["params"] == [greedy, greedy]
     assert calls["lora"] is None
+
+
+class DyingGenerator(EchoGenerator):
+    """Answers ``lives`` batches, then dies as a killed process would."""
+
+    def __init__(self, answers: dict[str, str], lives: int) -> None:
+        super().__init__(answers)
+        self.lives = lives
+        self.asked: list[str] = []
+
+    def generate(self, requests: list[Request], cfg: GenerationConfig) -> list[str]:
+        if self.lives == 0:
+            raise KeyboardInterrupt
+        self.lives -= 1
+        self.asked += [r.prompt for r in requests]
+        return super().generate(requests, cfg)
+
+
+def test_a_killed_run_resumes_without_repeating_answered_prompts(tmp_path: Path) -> None:
+    recs = [dict(NER, id=f"n{i}", text=f"Ann works for ACME in Rome {i}") for i in range(7)]
+    items = load_prompts(write_jsonl(tmp_path / "records.jsonl", recs))
+    answers = {format_prompt(it.user): it.record["id"] for it in items}
+    cfg = GenerationConfig(batch_size=2)
+    whole, _ = predict(items, EchoGenerator(answers), tmp_path / "whole.jsonl", cfg, progress=False)
+
+    out = tmp_path / "resumed.jsonl"
+    first = DyingGenerator(answers, lives=2)
+    with pytest.raises(KeyboardInterrupt):
+        predict(items, first, out, cfg, progress=False)
+    with out.open("a", encoding="utf-8") as fh:
+        fh.write('{"id": "n6", "prom')  # a line cut short by the kill
+    second = DyingGenerator(answers, lives=99)
+    _, failed = predict(items, second, out, cfg, progress=False)
+    assert failed == 0
+    assert len(first.asked) == 4 and not set(first.asked) & set(second.asked)
+    assert len(second.asked) == 3
+    assert out.read_text() == whole.read_text()
+
+
+def test_failed_requests_are_counted_and_retried_on_the_next_run(tmp_path: Path) -> None:
+    items = load_prompts(write_jsonl(tmp_path / "records.jsonl", RECORDS))
+    answers = {format_prompt(it.user): it.reference for it in items}
+
+    class Flaky(EchoGenerator):
+        def generate(self, requests: list[Request], cfg: GenerationConfig) -> list[str | None]:
+            got = super().generate(requests, cfg)
+            return [None if "rash" in r.prompt else a for r, a in zip(requests, got, strict=True)]
+
+    out = tmp_path / "p.jsonl"
+    _, failed = predict(items, Flaky(answers), out, GenerationConfig(), progress=False)
+    assert failed == 1
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r.get("error") is not None for r in rows].count(True) == 1
+    again = EchoGenerator(answers)
+    _, failed = predict(items, again, out, GenerationConfig(), progress=False)
+    assert failed == 0 and again.batches == [1]
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["n1", "r1", "e1"] and all("error" not in r for r in rows)
+
+
+def test_json_schema_of_a_label_list() -> None:
+    cm = json_schema(["person", "location"], "cm")
+    assert cm == {
+        "type": "object",
+        "properties": {"person": {"type": "string"}, "location": {"type": "string"}},
+        "required": ["person", "location"],
+        "additionalProperties": False,
+    }
+    assert json_schema(["person"], "sa")["required"] == []
+
+
+def test_constrained_predict_sends_each_prompt_its_schema(tmp_path: Path) -> None:
+    items = load_prompts(write_jsonl(tmp_path / "records.jsonl", RECORDS), stage="cm")
+    seen: list = []
+
+    class Recorder(EchoGenerator):
+        def generate(self, requests: list[Request], cfg: GenerationConfig) -> list[str]:
+            seen.extend(requests)
+            return ["{}"] * len(requests)
+
+    predict(
+        items,
+        Recorder({}),
+        tmp_path / "p.jsonl",
+        GenerationConfig(),
+        constrained=True,
+        progress=False,
+    )
+    by_prompt = {r.prompt: r.schema for r in seen}
+    for it in items:
+        assert by_prompt[format_prompt(it.user)] == json_schema(it.record["labels"], "cm")
+
+
+@pytest.mark.framework
+def test_constrained_transformers_answers_are_schema_objects(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """The random tiny model never writes JSON by itself; under the schema every answer is one."""
+    pytest.importorskip("xgrammar")
+    from prouie.integrations.transformers_backend import TransformersGenerator
+
+    items = [
+        *load_prompts(write_jsonl(tmp_path / "r.jsonl", RECORDS), stage="cm"),
+        *load_prompts(tmp_path / "r.jsonl", stage="sa"),
+    ]
+    gen = TransformersGenerator(str(tiny_model), dtype="float32", device="cpu")
+    cfg = GenerationConfig(max_new_tokens=120, batch_size=len(items))
+    out, _ = predict(
+        items, gen, tmp_path / "p.jsonl", cfg, constrained=True, max_value_chars=6, progress=False
+    )
+    for row, it in zip((json.loads(x) for x in out.read_text().splitlines()), items, strict=True):
+        obj = json.loads(row["prediction"])
+        assert list(obj) == [k for k in it.record["labels"] if k in obj]  # schema order
+        assert all(isinstance(v, str) and len(v) <= 6 for v in obj.values())
+        if it.stage == "cm":
+            assert list(obj) == it.record["labels"]
+
+
+def test_vllm_generator_passes_the_schema_to_structured_outputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import types
+
+    got: list = []
+    fake = types.ModuleType("vllm")
+    fake.SamplingParams = lambda **kw: got.append(kw) or kw
+    sampling = types.ModuleType("vllm.sampling_params")
+    sampling.StructuredOutputsParams = lambda **kw: ("structured", kw)
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    monkeypatch.setitem(sys.modules, "vllm.sampling_params", sampling)
+    from prouie.integrations.vllm_backend import _structured
+
+    schema = json_schema(["person"], "cm")
+    assert _structured(schema) == {"structured_outputs": ("structured", {"json": schema})}
+    assert _structured(None) == {}
+
+
+def test_the_pure_modules_import_no_framework() -> None:
+    """Backends live in prouie.integrations; importing the rest loads no ML framework."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, prouie.predict, prouie.evaluation, prouie.prompts, prouie.cli;"
+        "prouie.cli.build_parser();"
+        "print(sorted({'torch', 'transformers', 'vllm', 'openai', 'xgrammar'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_an_out_file_that_is_not_predictions_is_left_alone(tmp_path: Path) -> None:
+    items = load_prompts(write_jsonl(tmp_path / "records.jsonl", RECORDS))
+    out = tmp_path / "records.jsonl"  # the user's records given as --out by mistake
+    before = out.read_text()
+    with pytest.raises(RecordError, match=r"records\.jsonl:1: field 'prompt': .*not a predictions"):
+        predict(items, EchoGenerator({}), out, GenerationConfig(), progress=False)
+    assert out.read_text() == before

@@ -22,6 +22,7 @@ COMMANDS = (
     "de",
     "perturb",
     "robustness",
+    "doctor",
 )
 
 
@@ -39,13 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"prouie.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"prouie.commands.{name}":
-                continue  # a command this installation does not ship
-            raise
-        module.register(sub)
+        importlib.import_module(f"prouie.commands.{name}").register(sub)
     return parser
 
 

@@ -6,132 +6,267 @@ Two prediction formats are read, line by line (the format is told apart per line
   "record"}``, where ``record`` is the canonical record (gold annotations, labels, roles, text), so
   the file needs nothing else;
 - LLaMA-Factory's ``generated_predictions.jsonl`` (``do_predict`` or ``scripts/vllm_infer.py``):
-  ``{"prompt", "predict", "label"}``. It carries no schema, so it is joined, line by line in order, to
-  the canonical records the evaluated alpaca file was made from (``records``). Each joined pair is
-  checked: the record's text must occur in the prompt (whitespace ignored, since decoding may clean
-  up spaces), which catches files joined in the wrong order.
+  ``{"prompt", "predict", "label"}``. When the prompt was rendered from one of prouie's templates,
+  :func:`prouie.prompts.read_prompt` recovers the task, labels, roles and input text from it and
+  the gold units are parsed from ``label`` (the target text): the file alone is enough. With
+  canonical records (:class:`RecordIndex`), each row is joined to its record by ``id`` when the row
+  has one, else by input text (and label list, since one sentence often sits in several data sets),
+  never by line order; a file that covers only some of the records scores those.
 """
 
 from __future__ import annotations
 
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from prouie.metrics import Evaluator
-from prouie.parsing import Parsed, parse_output
-from prouie.records import Example, RecordError, iter_json_lines, validate_example
+from prouie.parsing import parse_output
+from prouie.predict import cut_at_stop, stop_strings
+from prouie.prompts import PromptReader, PromptSchema
+from prouie.records import TASKS, Example, RecordError, iter_json_lines, validate_example
 from prouie.units import Units, units_from_example
 
 
 @dataclass(slots=True)
 class Item:
-    """One prediction joined to its record; ``where`` is ``file:line`` of the prediction."""
+    """One prediction with its record; ``where`` is ``file:line`` of the prediction. ``gold`` is
+    set when the gold units come from the prediction's own ``label`` rather than the record."""
 
     where: str
     record: Example
     prediction: str
+    gold: Units | None = None
 
 
-def _squash(s: str) -> str:
-    return "".join(s.split())
+@dataclass
+class RecordIndex:
+    """Canonical records looked up by id and by input text; remembers which ones were used, so
+    that a predictions file covering a subset of them can say so."""
+
+    by_id: dict[str, tuple[str, Example]] = field(default_factory=dict)
+    by_text: dict[str, deque[tuple[str, Example]]] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+    total: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def from_files(cls, paths: Iterable[str | Path]) -> RecordIndex:
+        """Index the records of every file (ids must be unique across them)."""
+        index = cls()
+        for path in paths:
+            path = Path(path)
+            if not path.exists():
+                raise FileNotFoundError(f"records file not found: {path}")
+            for where, obj in iter_json_lines(path):
+                index.add(where, validate_example(obj, where))
+        return index
+
+    def add(self, where: str, rec: Example) -> None:
+        rid = str(rec["id"])
+        if rid in self.by_id:
+            raise RecordError(where, "id", f"{rid!r} repeats the record at {self.by_id[rid][0]}")
+        self.by_id[rid] = (where, rec)
+        self.by_text.setdefault(rec["text"], deque()).append((where, rec))
+        self.total[(rec["task"], rec["dataset"])] += 1
+
+    def take(self, where: str, row: dict[str, Any], schema: PromptSchema | None) -> Example:
+        """The record of a LLaMA-Factory row: by its ``id`` if it has one, else by the input text
+        of its prompt (records sharing a text: the one with the prompt's task and labels first)."""
+        rid = row.get("id")
+        if rid is not None and str(rid) in self.by_id:
+            rec = self.by_id[str(rid)][1]
+        elif schema is None:
+            raise RecordError(
+                where,
+                "prompt",
+                "is not one of prouie's CM/SA templates (built-in or from $PROUIE_TEMPLATE_DIR) "
+                "and the row has no record 'id', so no record can be found for it",
+            )
+        else:
+            rec = self._by_text(where, schema)
+        self.mark(where, rec, "prompt")
+        return rec
+
+    def mark(self, where: str, rec: Example, field: str = "record") -> None:
+        """Count ``rec`` as scored (a record of these files, met for the first time)."""
+        rid = str(rec["id"])
+        if rid in self.used:
+            raise RecordError(where, field, f"its record ({rec['id']!r}) was already scored")
+        if rid in self.by_id:
+            self.used.add(rid)
+
+    def _by_text(self, where: str, schema: PromptSchema) -> Example:
+        queue = self.by_text.get(schema.text)
+        if queue is None:
+            raise RecordError(
+                where, "prompt", "no record has its input text (records of another split?)"
+            )
+        if not queue:
+            raise RecordError(
+                where, "prompt", "every record with its input text was already scored (a repeat?)"
+            )
+        # Drop records taken by id meanwhile; then prefer the one whose schema the prompt states.
+        while queue and str(queue[0][1]["id"]) in self.used:
+            queue.popleft()
+        for i, (_, rec) in enumerate(queue):
+            if str(rec["id"]) not in self.used and _states(schema, rec):
+                del queue[i]
+                return rec
+        if not queue:
+            raise RecordError(
+                where, "prompt", "every record with its input text was already scored (a repeat?)"
+            )
+        return queue.popleft()[1]
+
+    def coverage(self) -> dict[str, Any]:
+        """How many records were scored, in all and per (task, dataset)."""
+        scored: Counter = Counter()
+        for rid in self.used:
+            rec = self.by_id[rid][1]
+            scored[(rec["task"], rec["dataset"])] += 1
+        per = [
+            {"task": t, "dataset": d, "records": n, "scored": scored[(t, d)]}
+            for (t, d), n in sorted(self.total.items())
+        ]
+        total, done = sum(self.total.values()), len(self.used)
+        return {"records": total, "scored": done, "subset": done < total, "datasets": per}
+
+
+def _states(schema: PromptSchema, rec: Example) -> bool:
+    """Whether a prompt's schema is the record's (a NER-shaped prompt may be a slot record's:
+    the two templates are the same words)."""
+    tasks = (schema.task, "slot") if schema.task == "ner" else (schema.task,)
+    return rec["task"] in tasks and tuple(rec["labels"]) == schema.labels
+
+
+def default_dataset(path: str | Path) -> str:
+    """The data set name of a predictions file that carries none: the run folder of a
+    ``generated_predictions.jsonl`` (LLaMA-Factory's ``output_dir``), else the file's stem."""
+    path = Path(path)
+    if path.name == "generated_predictions.jsonl" and path.parent.name:
+        return path.parent.name
+    return path.stem
+
+
+_STOPS = sorted({s for fmt in ("qwen3_nothink", "qwen") for s in stop_strings(fmt)})
 
 
 def read_predictions(
     path: str | Path,
-    records: str | Path | Iterable[Example] | None = None,
+    records: RecordIndex | str | Path | None = None,
     *,
-    check_alignment: bool = True,
+    dataset: str | None = None,
+    shared_task: str = "ner",
 ) -> Iterator[Item]:
-    """Stream the predictions of ``path`` joined to their records.
+    """Stream the predictions of ``path`` with their records (see the module docstring).
 
-    ``records`` (a canonical records jsonl, or records) is required for LLaMA-Factory's
-    ``generated_predictions.jsonl`` and joined by order; a ``prouie predict`` file carries its records.
-    Errors name the file, the line and the field.
+    ``records`` (a :class:`RecordIndex` or a records jsonl) joins LLaMA-Factory rows to canonical
+    records; without it their prompt and label are read. ``dataset`` names the data set of those
+    rows (default: :func:`default_dataset`); ``shared_task`` is the task of prompts the NER and slot
+    templates share. Errors name the file, the line and the field.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"predictions file not found: {path}")
-    rec_iter: Iterator[tuple[str, Example]] | None = None
-    if records is not None:
-        if isinstance(records, (str, Path)):
-            rpath = Path(records)
-            if not rpath.exists():
-                raise FileNotFoundError(f"records file not found: {rpath}")
-            rec_iter = _numbered(rpath)
-        else:
-            rec_iter = (
-                (f"records[{i}]", validate_example(r, f"records[{i}]"))
-                for i, r in enumerate(records)
-            )
-    joined = 0
-    for where, row in iter_json_lines(path):
+    if isinstance(records, (str, Path)):
+        records = RecordIndex.from_files([records])
+    name = dataset or default_dataset(path)
+    prompts = PromptReader(shared_task)
+    # orjson: a fifth of the reading time of a predictions file (benchmarks/evaluate_cli.py).
+    for where, row in iter_json_lines(path, orjson.loads):
         if not isinstance(row, dict):
             raise RecordError(where, "<line>", f"must be a JSON object, got {type(row).__name__}")
         if "record" in row and "prediction" in row:
-            pred = row["prediction"]
-            if not isinstance(pred, str):
-                raise RecordError(
-                    where, "prediction", f"must be a string, got {type(pred).__name__}"
-                )
-            rec = validate_example(row["record"], f"{where} (field 'record')")
+            pred = _string(row, "prediction", where)
+            rec = _record(row["record"], f"{where} (field 'record')")
+            if records is not None:
+                records.mark(where, rec)
             yield Item(where, rec, pred)
-            continue
-        if "predict" in row:
-            pred = row["predict"]
-            if not isinstance(pred, str):
-                raise RecordError(where, "predict", f"must be a string, got {type(pred).__name__}")
-            if rec_iter is None:
-                raise RecordError(
-                    where,
-                    "record",
-                    "a LLaMA-Factory prediction (prompt/predict/label) carries no schema; pass the "
-                    "canonical records the evaluated data was made from, in the same order "
-                    "(--records FILE)",
-                )
-            got = next(rec_iter, None)
-            if got is None:
-                raise RecordError(
-                    where, "predict", f"more predictions than records ({joined} records)"
-                )
-            joined += 1
-            rwhere, rec = got
+        elif "predict" in row:
+            pred = cut_at_stop(_string(row, "predict", where), _STOPS)
             prompt = row.get("prompt")
-            if (
-                check_alignment
-                and isinstance(prompt, str)
-                and prompt
-                and _squash(rec["text"]) not in _squash(prompt)
-            ):
-                raise RecordError(
-                    where,
-                    "prompt",
-                    f"does not contain the text of the record joined to it ({rwhere}): the "
-                    "predictions and records are not in the same order (or the prompt was "
-                    "truncated; --no-check-alignment skips this check)",
-                )
-            yield Item(where, rec, pred)
-            continue
-        raise RecordError(
-            where,
-            "prediction",
-            "is missing: expected a prouie prediction {prediction, record, ...} or a LLaMA-Factory "
-            "one {prompt, predict, label}",
-        )
-    if rec_iter is not None and joined:
-        left = next(rec_iter, None)
-        if left is not None:
+            schema = prompts.read(prompt) if isinstance(prompt, str) else None
+            if records is not None:
+                yield Item(where, records.take(where, row, schema), pred)
+            else:
+                yield _from_prompt(where, row, schema, pred, name)
+        else:
             raise RecordError(
-                str(path),
-                "predict",
-                f"fewer predictions ({joined}) than records (first unused: {left[0]})",
+                where,
+                "prediction",
+                "is missing: expected a prouie prediction {prediction, record, ...} or a "
+                "LLaMA-Factory one {prompt, predict, label}",
             )
 
 
-def _numbered(path: Path) -> Iterator[tuple[str, Example]]:
-    for where, obj in iter_json_lines(path):
-        yield where, validate_example(obj, where)
+def _record(obj: Any, where: str) -> Example:
+    """The canonical record a prediction row carries, checked.
+
+    ``prouie predict`` wrote it from a checked record, so the top-level fields that decide how it
+    is scored are checked here and the rest of the full shape check runs only when the record
+    trips the label and offset checks (which always run; a part of the wrong type makes them
+    raise): this halves the cost of reading a predictions file (``benchmarks/evaluate_cli.py``,
+    target at most twice the scoring time).
+    """
+    if (
+        isinstance(obj, dict)
+        and obj.get("task") in TASKS
+        and isinstance(obj.get("text"), str)
+        and isinstance(obj.get("dataset", ""), str)
+        and _strings(obj.get("labels"))
+        and _strings(obj.get("roles") or [])
+    ):
+        try:
+            return validate_example(obj, where, shaped=True)
+        except (KeyError, TypeError, AttributeError, IndexError):
+            pass  # a malformed part: the full check below names it
+    return validate_example(obj, where)
+
+
+def _strings(values: Any) -> bool:
+    """Whether ``values`` is a list of strings; ``str.join`` checks every item in C, the cheapest
+    check of a long label list."""
+    try:
+        "".join(values)
+    except TypeError:
+        return False
+    return isinstance(values, list)
+
+
+def _string(row: dict[str, Any], key: str, where: str) -> str:
+    value = row.get(key)
+    if not isinstance(value, str):
+        raise RecordError(where, key, f"must be a string, got {type(value).__name__}")
+    return value
+
+
+def _from_prompt(
+    where: str, row: dict[str, Any], schema: PromptSchema | None, pred: str, dataset: str
+) -> Item:
+    """A LLaMA-Factory row scored on its own: schema and input from the prompt, gold from label."""
+    if schema is None:
+        raise RecordError(
+            where,
+            "prompt",
+            "is not one of prouie's CM/SA templates (built-in or from $PROUIE_TEMPLATE_DIR), so "
+            "it says neither task nor labels: pass the canonical records the evaluated data was "
+            "made from (--records FILE)",
+        )
+    label = cut_at_stop(_string(row, "label", where), _STOPS)
+    rec: Example = {
+        "id": row.get("id") or where,
+        "dataset": dataset,
+        "task": schema.task,
+        "text": schema.text,
+        "labels": list(schema.labels),
+        "roles": list(schema.roles),
+    }
+    gold = parse_output(label, schema.task, schema.labels, schema.roles or None, schema.text)
+    return Item(where, rec, pred, gold.units)
 
 
 def score_items(
@@ -141,21 +276,28 @@ def score_items(
     loose_match: bool = False,
     progress: bool = False,
     total: int | None = None,
+    details: bool = True,
 ) -> tuple[Evaluator, list[dict[str, Any]]]:
-    """Parse and score every item into ``evaluator`` (a new one when None); returns it and
-    per-output details (``where``, ``id``, ``dataset``, ``task``, ``ok``, problems) for error analysis.
+    """Parse and score every item into ``evaluator`` (a new one when None); returns it and, with
+    ``details``, per-output details (``where``, ``id``, ``dataset``, ``task``, ``ok``, problems)
+    for error analysis.
     """
     ev = evaluator if evaluator is not None else Evaluator(loose_match=loose_match)
-    details: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     if progress:
         from tqdm.auto import tqdm
 
         items = tqdm(items, total=total, desc="scoring", unit="output", mininterval=0.5)
     for item in items:
         rec = item.record
-        gold, parsed = _gold_and_parsed(rec, item.prediction)
+        parsed = parse_output(
+            item.prediction, rec["task"], rec["labels"], rec.get("roles") or None, rec["text"]
+        )
+        gold = item.gold if item.gold is not None else units_from_example(rec)
         ev.add(rec.get("dataset") or "", gold, parsed)
-        details.append(
+        if not details:
+            continue
+        rows.append(
             {
                 "where": item.where,
                 "id": rec.get("id"),
@@ -165,13 +307,7 @@ def score_items(
                 "problems": [[p.kind, p.key, p.detail] for p in parsed.problems],
             }
         )
-    return ev, details
-
-
-def _gold_and_parsed(rec: Example, prediction: str) -> tuple[Units, Parsed]:
-    task = rec["task"]
-    parsed = parse_output(prediction, task, rec["labels"], rec.get("roles") or None, rec["text"])
-    return units_from_example(rec), parsed
+    return ev, rows
 
 
 def count_lines(path: str | Path) -> int:

@@ -6,15 +6,18 @@ alpaca converter joins the non-empty ones with a newline) wrapped in the chat fo
 ``qwen3_nothink`` template, with no system prompt. ``chat_format="tokenizer"`` uses the tokenizer's own
 chat template instead (thinking disabled), ``"none"`` sends the bare user turn.
 
-Decoding is greedy unless a temperature above 0 is given. vLLM is used when it is installed and a
-GPU is visible; otherwise transformers generates in batches (a CPU works, slowly).
+Decoding is greedy unless a temperature above 0 is given. The backends live in
+:mod:`prouie.integrations` (``transformers_backend``, ``vllm_backend``, ``openai_backend``); this
+module is the pure part they share: prompts, stop strings, the JSON Schema of ``--constrained``, and
+the resumable predictions file.
 """
 
 from __future__ import annotations
 
 import json
-from collections import deque
-from collections.abc import Sequence
+import os
+from collections import Counter, deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ CHAT_FORMATS: dict[str, tuple[str, str, str | None]] = {
     "qwen": ("<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n", "<|im_end|>"),
     "none": ("", "", None),
 }
-BACKENDS = ("auto", "vllm", "transformers")
+BACKENDS = ("auto", "vllm", "transformers", "openai")
 
 
 @dataclass(slots=True)
@@ -41,6 +44,7 @@ class PromptItem:
     record: Example
     user: str
     reference: str
+    stage: str = "sa"
 
 
 def user_turn(instruction: str, text: str) -> str:
@@ -98,6 +102,7 @@ def load_prompts(
                     ex,
                     user_turn(instruction_for(ex, stage), ex["text"]),
                     render_target(ex, stage),
+                    stage,
                 )
             )
             continue
@@ -126,7 +131,10 @@ def load_prompts(
             ex = validate_example(rec, rwhere)
             output = row.get("output")
             reference = output if isinstance(output, str) else render_target(ex, stage)
-            items.append(PromptItem(where, ex, user_turn(row["instruction"], text), reference))
+            row_stage = _stage_of(ex, row["instruction"], stage)
+            items.append(
+                PromptItem(where, ex, user_turn(row["instruction"], text), reference, row_stage)
+            )
             continue
         raise RecordError(
             where,
@@ -150,6 +158,14 @@ def _take(queue: deque[tuple[str, Any]], instruction: str) -> tuple[str, Any]:
             del queue[i]
             return rwhere, rec
     return queue.popleft()
+
+
+def _stage_of(ex: Example, instruction: str, default: str) -> str:
+    """The stage whose instruction an alpaca row carries (``default`` when neither matches)."""
+    for stage in STAGES:
+        if instruction_for(ex, stage) == instruction:
+            return stage
+    return default
 
 
 def format_prompt(user: str, chat_format: str = "qwen3_nothink", tokenizer: Any = None) -> str:
@@ -227,130 +243,45 @@ def choose_backend(backend: str = "auto") -> str:
     return "vllm" if torch.cuda.is_available() else "transformers"
 
 
-class TransformersGenerator:
-    """Batched generation with transformers (left padding, greedy unless sampling is asked for)."""
+def json_schema(
+    labels: Sequence[str], stage: str = "sa", max_value_chars: int | None = None
+) -> dict[str, Any]:
+    """The JSON Schema ``--constrained`` decoding holds an answer to: an object whose properties are
+    exactly the labels, each a string, no other key; CM requires every key, SA none.
+    ``max_value_chars`` bounds every value (a ``pattern``), so that an answer closes within a token
+    budget even when the model would ramble (a random or badly trained one does).
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        adapter: str | None = None,
-        dtype: str = "auto",
-        device: str | None = None,
-        chat_format: str = "qwen3_nothink",
-    ) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    It cannot say that values are substrings of the input, nor the inner grammar of a value (the
+    ``" | "``, ``", "`` and ``"TRIGGER: ROLE: argument"`` separators): see docs/evaluation.md.
 
-        self.torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype)
-        if adapter:
-            from peft import PeftModel
-
-            self.model = PeftModel.from_pretrained(self.model, adapter)
-        self.model.to(self.device).eval()
-        self.chat_format = chat_format
-        self.stops = stop_strings(chat_format, self.tokenizer)
-        # End generation on the stop string when the vocabulary has it as one token.
-        eos = [self.tokenizer.eos_token_id] if self.tokenizer.eos_token_id is not None else []
-        for s in self.stops:
-            tid = self.tokenizer.convert_tokens_to_ids(s)
-            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id and tid not in eos:
-                eos.append(tid)
-        self.eos_ids = eos
-
-    def prompt(self, user: str) -> str:
-        return format_prompt(user, self.chat_format, self.tokenizer)
-
-    def generate(self, prompts: Sequence[str], cfg: GenerationConfig) -> list[str]:
-        """Answers for ``prompts`` (one batch; the caller batches)."""
-        torch = self.torch
-        enc = self.tokenizer(
-            list(prompts), return_tensors="pt", padding=True, add_special_tokens=False
-        )
-        enc = {k: v.to(self.device) for k, v in enc.items()}
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": cfg.max_new_tokens,
-            "pad_token_id": self.tokenizer.pad_token_id,
-            "eos_token_id": self.eos_ids or None,
-        }
-        if cfg.temperature > 0:
-            torch.manual_seed(cfg.seed)
-            kwargs.update(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        with torch.inference_mode():
-            out = self.model.generate(**enc, **kwargs)
-        new = out[:, enc["input_ids"].shape[1] :]
-        texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
-        # A stop string that is a special token ended generation and was skipped; one the vocabulary
-        # spells out as plain text is cut here.
-        return [cut_at_stop(t, self.stops) for t in texts]
+    >>> json_schema(["person"], "cm")["required"]
+    ['person']
+    """
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+    value: dict[str, Any] = {"type": "string"}
+    if max_value_chars is not None:
+        # A pattern rather than maxLength: it bounds the length and, unlike xgrammar's maxLength
+        # rule, keeps raw control characters (invalid in JSON strings) out of the value.
+        value["pattern"] = f"^[^\\x00-\\x1f]{{0,{max_value_chars}}}$"
+    return {
+        "type": "object",
+        "properties": {label: value for label in labels},
+        "required": list(labels) if stage == "cm" else [],
+        "additionalProperties": False,
+    }
 
 
-class VllmGenerator:
-    """Generation with vLLM (GPU); the whole list goes to the engine, which schedules its batches."""
+@dataclass(slots=True)
+class Request:
+    """One prompt to answer: its full prompt string and, with ``--constrained``, its JSON Schema."""
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        adapter: str | None = None,
-        dtype: str = "auto",
-        chat_format: str = "qwen3_nothink",
-        max_model_len: int | None = None,
-        seed: int = 0,
-        gpu_memory_utilization: float = 0.9,
-    ) -> None:
-        from vllm import LLM
+    prompt: str
+    schema: dict[str, Any] | None = None
 
-        kwargs: dict[str, Any] = {
-            "model": model,
-            "dtype": dtype,
-            "seed": seed,
-            "enable_lora": adapter is not None,
-            "gpu_memory_utilization": gpu_memory_utilization,
-        }
-        if max_model_len:
-            kwargs["max_model_len"] = max_model_len
-        self.llm = LLM(**kwargs)
-        self.tokenizer = self.llm.get_tokenizer()
-        self.adapter = adapter
-        self.chat_format = chat_format
-        self.stops = stop_strings(chat_format, self.tokenizer)
 
-    def prompt(self, user: str) -> str:
-        return format_prompt(user, self.chat_format, self.tokenizer)
-
-    def generate(self, prompts: Sequence[str], cfg: GenerationConfig) -> list[str]:
-        from vllm import SamplingParams
-
-        params = SamplingParams(
-            temperature=cfg.temperature,
-            top_p=cfg.top_p if cfg.temperature > 0 else 1.0,
-            max_tokens=cfg.max_new_tokens,
-            stop=list(self.stops) or None,
-            seed=cfg.seed,
-        )
-        lora = None
-        if self.adapter:
-            from vllm.lora.request import LoRARequest
-
-            lora = LoRARequest("adapter", 1, self.adapter)
-        # Token ids, not text: the chat format already holds every special token, and a text prompt
-        # would get the tokenizer's BOS added again.
-        inputs = [
-            {"prompt_token_ids": self.tokenizer.encode(p, add_special_tokens=False)}
-            for p in prompts
-        ]
-        results = self.llm.generate(inputs, params, lora_request=lora, use_tqdm=False)
-        return [r.outputs[0].text for r in results]
+#: What a backend gives back for one request: the answer, or None when it failed for good.
+Answer = str | None
 
 
 def predict(
@@ -359,53 +290,158 @@ def predict(
     out: str | Path,
     cfg: GenerationConfig,
     *,
+    constrained: bool = False,
+    max_value_chars: int | None = None,
     progress: bool = True,
     chunk: int | None = None,
-) -> Path:
-    """Generate an answer for every item and write the predictions jsonl (``prouie evaluate``'s
-    input): ``id``, ``dataset``, ``task``, ``prompt``, ``prediction``, ``reference`` (the gold target
-    text) and ``record`` (the canonical record, gold annotations and schema included).
+) -> tuple[Path, int]:
+    """Answer every item and write the predictions jsonl (``prouie evaluate``'s input): ``id``,
+    ``dataset``, ``task``, ``prompt``, ``prediction``, ``reference`` (the gold target text) and
+    ``record`` (the canonical record, gold annotations and schema included). Returns the file and
+    the number of requests that failed for good. ``constrained`` sends each prompt the
+    :func:`json_schema` of its label list (values at most ``max_value_chars`` long when given).
 
-    Lines are written after every chunk (``chunk`` prompts; default: the batch size), so a long run
-    leaves what it finished. Prompts are sorted by length inside the run to pad less; the file keeps
-    the input order.
+    The file is appended to as answers arrive and is resumable: a run restarted on the same file
+    sends only the prompts that have no answer there yet (a failed request leaves a row with
+    ``error`` and is sent again). When every prompt has an answer the file is rewritten, through a
+    temporary file, in input order, so an interrupted and restarted run ends with the same file as
+    an uninterrupted one.
+
+    ``generator`` has ``prompt(user) -> str`` and ``generate(requests, cfg) -> list[Answer]`` for one
+    batch; a generator with ``stream(requests, cfg)`` yielding ``(index, answer)`` as answers
+    arrive (the served backend, which runs requests concurrently) is given whole chunks.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    prompts = [generator.prompt(it.user) for it in items]
+    requests = [
+        Request(
+            generator.prompt(it.user),
+            json_schema(it.record["labels"], it.stage, max_value_chars) if constrained else None,
+        )
+        for it in items
+    ]
+    todo = _unanswered([r.prompt for r in requests], out)
     step = chunk or max(cfg.batch_size, 1)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(items), desc="generating", unit="prompt")
-    with out.open("w", encoding="utf-8") as fh:
-        for start in range(0, len(items), step):
-            idx = list(range(start, min(start + step, len(items))))
-            # Inside a chunk, similar lengths share a batch (less padding); output order is kept.
-            order = sorted(idx, key=lambda i: len(prompts[i]))
-            answers: dict[int, str] = {}
-            for b in range(0, len(order), max(cfg.batch_size, 1)):
-                batch = order[b : b + max(cfg.batch_size, 1)]
-                for i, ans in zip(
-                    batch, generator.generate([prompts[i] for i in batch], cfg), strict=True
-                ):
-                    answers[i] = ans
-            for i in idx:
-                rec = items[i].record
-                row = {
-                    "id": rec.get("id"),
-                    "dataset": rec.get("dataset", ""),
-                    "task": rec["task"],
-                    "prompt": prompts[i],
-                    "prediction": answers[i],
-                    "reference": items[i].reference,
-                    "record": rec,
-                }
+        bar = tqdm(
+            total=len(items), initial=len(items) - len(todo), desc="generating", unit="prompt"
+        )
+    failed = 0
+    with out.open("a", encoding="utf-8") as fh:
+        for start in range(0, len(todo), step):
+            idx = todo[start : start + step]
+            for i, answer in _answers(generator, [requests[j] for j in idx], cfg):
+                row = _row(items[idx[i]], requests[idx[i]].prompt, answer)
+                failed += answer is None
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            fh.flush()
-            if bar is not None:
-                bar.update(len(idx))
+                fh.flush()
+                if bar is not None:
+                    bar.update(1)
     if bar is not None:
         bar.close()
-    return out
+    if not failed:
+        _rewrite_in_order([r.prompt for r in requests], out)
+    return out, failed
+
+
+def _answers(
+    generator: Any, requests: list[Request], cfg: GenerationConfig
+) -> Iterator[tuple[int, Answer]]:
+    """``(index in requests, answer)`` pairs: streamed when the generator can, else by batches of
+    similar length (less padding), in any order."""
+    if hasattr(generator, "stream"):
+        yield from generator.stream(requests, cfg)
+        return
+    order = sorted(range(len(requests)), key=lambda i: len(requests[i].prompt))
+    size = max(cfg.batch_size, 1)
+    for b in range(0, len(order), size):
+        batch = order[b : b + size]
+        answers = generator.generate([requests[i] for i in batch], cfg)
+        yield from zip(batch, answers, strict=True)
+
+
+def _row(item: PromptItem, prompt: str, answer: Answer) -> dict[str, Any]:
+    rec = item.record
+    row: dict[str, Any] = {
+        "id": rec.get("id"),
+        "dataset": rec.get("dataset", ""),
+        "task": rec["task"],
+        "prompt": prompt,
+        "prediction": answer if answer is not None else "",
+        "reference": item.reference,
+        "record": rec,
+    }
+    if answer is None:
+        row["error"] = "no answer (request failed after its retries)"
+    return row
+
+
+def _existing_rows(out: Path) -> tuple[list[dict[str, Any]], int]:
+    """The rows of an existing predictions file that hold an answer, and how many rows it has.
+
+    A line cut short by a killed run (the text after the last newline) is dropped and the file
+    truncated to its last whole line. Any other line must be a prediction row: a file that is
+    something else is never appended to or rewritten.
+    """
+    if not out.exists():
+        return [], 0
+    raw = out.read_bytes()
+    keep = raw[: raw.rfind(b"\n") + 1]
+    if len(keep) != len(raw):
+        with out.open("r+b") as fh:
+            fh.truncate(len(keep))
+    rows, total = [], 0
+    for lineno, line in enumerate(keep.decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        total += 1
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+            raise RecordError(
+                f"{out}:{lineno}",
+                "prompt",
+                "is missing: --out is not a predictions file; choose another path (a predictions "
+                "file is appended to and resumed, never overwritten)",
+            )
+        if "error" not in row:
+            rows.append(row)
+    return rows, total
+
+
+def _unanswered(prompts: list[str], out: Path) -> list[int]:
+    """Indexes of the prompts that ``out`` holds no answer for (a prompt asked twice needs two).
+    Failed rows are removed from the file first, so that their retry leaves one row per prompt."""
+    rows, total = _existing_rows(out)
+    if total != len(rows):
+        _write_rows(out, rows)
+    done = Counter(r["prompt"] for r in rows)
+    todo = []
+    for i, p in enumerate(prompts):
+        if done[p] > 0:
+            done[p] -= 1
+        else:
+            todo.append(i)
+    return todo
+
+
+def _rewrite_in_order(prompts: list[str], out: Path) -> None:
+    """Put the rows of a complete run in input order (answers of a resumed or concurrent run arrive
+    in any order)."""
+    by_prompt: dict[str, deque[dict[str, Any]]] = {}
+    for row in _existing_rows(out)[0]:
+        by_prompt.setdefault(row["prompt"], deque()).append(row)
+    _write_rows(out, [by_prompt[p].popleft() for p in prompts])
+
+
+def _write_rows(out: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, out)

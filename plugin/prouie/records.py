@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
@@ -354,11 +354,14 @@ def check_writable(obj: Any, where: str) -> None:
         ) from None
 
 
-def iter_json_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
+def iter_json_lines(
+    path: str | Path, loads: Callable[[str], Any] = json.loads
+) -> Iterator[tuple[str, Any]]:
     """``(where, object)`` for each non-blank line of a jsonl file; ``where`` is ``file:line``.
 
     The one jsonl row reader of the package: a line that is not UTF-8, not JSON, or holds a
     string no UTF-8 file can store raises :class:`RecordError` naming the file and the 1-based line.
+    ``loads`` may be ``orjson.loads`` where a benchmark needs it (its errors subclass json's).
     """
     path = Path(path)
     for lineno, line in text_lines(path):
@@ -366,7 +369,7 @@ def iter_json_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
             continue
         where = f"{path}:{lineno}"
         try:
-            obj = json.loads(line)
+            obj = loads(line)
         except json.JSONDecodeError as exc:
             raise RecordError(
                 where, "<line>", f"invalid JSON ({exc.msg} at column {exc.colno})"

@@ -25,8 +25,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--records",
         type=Path,
         nargs="+",
-        help="canonical records jsonl joined by order to LLaMA-Factory predictions (one per "
-        "predictions file, same order)",
+        help="canonical records jsonl the evaluated data was made from; LLaMA-Factory rows are "
+        "joined to them by id or input text (any order, any subset). Not needed when the prompts "
+        "are prouie's templates: task, labels and input are read from the prompt, gold from label",
+    )
+    p.add_argument(
+        "--dataset",
+        help="data set name of LLaMA-Factory rows scored without --records (default: the run "
+        "folder of generated_predictions.jsonl, else the file name)",
+    )
+    p.add_argument(
+        "--slot",
+        action="store_true",
+        help="without --records: prompts that the NER and slot templates share are slot filling "
+        "(default: NER)",
     )
     p.add_argument(
         "--out", type=Path, help="report folder (default: beside the first predictions file)"
@@ -38,11 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-plot", action="store_true", help="skip the PNG chart")
     p.add_argument(
-        "--no-check-alignment",
-        action="store_true",
-        help="do not check that each LLaMA-Factory prompt contains the text of its joined record",
-    )
-    p.add_argument(
         "--details", action="store_true", help="also write details.jsonl (problems per output)"
     )
     p.add_argument("--title", default="Evaluation", help="title of the Markdown report")
@@ -52,30 +59,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prouie.evaluation import count_lines, read_predictions, score_items
+    from prouie.evaluation import RecordIndex, count_lines, read_predictions, score_items
     from prouie.metrics import Evaluator
     from prouie.report import plot, to_markdown, write_json
 
     preds: list[Path] = args.predictions
-    records: list[Path] | None = args.records
-    if records is not None and len(records) != len(preds):
-        raise ValueError(
-            f"--records: got {len(records)} files for {len(preds)} predictions files; give one per "
-            "predictions file, in the same order"
-        )
+    index = RecordIndex.from_files(args.records) if args.records else None
     out: Path = args.out or preds[0].parent / f"{preds[0].stem}_eval"
-    for path in [*preds, *(records or [])]:
+    for path in [*preds, *(args.records or [])]:
         check_input(path)
-    check_output_dir(out, [*preds, *(records or [])])
+    check_output_dir(out, [*preds, *(args.records or [])])
 
     evaluator = Evaluator(loose_match=args.loose)
     details = []
-    for i, path in enumerate(preds):
-        rec = None if records is None else records[i]
-        items = read_predictions(path, rec, check_alignment=not args.no_check_alignment)
-        total = count_lines(path)
+    for path in preds:
+        items = read_predictions(
+            path, index, dataset=args.dataset, shared_task="slot" if args.slot else "ner"
+        )
+        total = count_lines(path) if not args.quiet else None
         _, det = score_items(
-            items, evaluator, progress=not args.quiet and total > 1000, total=total
+            items,
+            evaluator,
+            progress=bool(total and total > 1000),
+            total=total,
+            details=args.details,
         )
         details += det
 
@@ -86,9 +93,23 @@ def run(args: argparse.Namespace) -> int:
     result = evaluator.result()
     result["inputs"] = {
         "predictions": [str(p) for p in preds],
-        "records": [str(r) for r in records] if records else None,
+        "records": [str(r) for r in args.records] if args.records else None,
     }
     md = to_markdown(result, title=args.title)
+    if index is not None:
+        result["coverage"] = cov = index.coverage()
+        if cov["subset"]:
+            note = (
+                f"Scored {cov['scored']} of {cov['records']} records (a subset: the predictions "
+                "cover only these; "
+                + ", ".join(
+                    f"{d['task']}/{d['dataset'] or '-'} {d['scored']}/{d['records']}"
+                    for d in cov["datasets"]
+                )
+                + ")."
+            )
+            md += "\n\n" + note
+            print(note, file=sys.stderr)
     with atomic_files(out) as outs:  # every report file replaced together, or none
         outs.get("report.md").write(md + "\n")
         write_json(result, outs.path("report.json"))
@@ -102,3 +123,4 @@ def run(args: argparse.Namespace) -> int:
         print(md)
     print(f"report written to {out}/", file=sys.stderr)
     return 0
+

@@ -1,10 +1,12 @@
-"""``prouie predict``: generate outputs for prepared data with vLLM (GPU) or transformers."""
+"""``prouie predict``: generate outputs for prepared data with vLLM, transformers or a served model."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+from prouie.predict import BACKENDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +17,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "chat format, user turn = instruction + newline + input), greedy by default, and write a "
         "predictions jsonl that prouie evaluate scores without any other file.",
     )
-    p.add_argument("--model", required=True, help="model folder (or hub-style id already on disk)")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="model folder (or hub-style id already on disk); with --backend openai, the served "
+        "model's name",
+    )
     p.add_argument("--adapter", help="LoRA adapter folder (peft) to apply on top of --model")
     p.add_argument(
         "--data",
@@ -27,7 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--records", type=Path, help="canonical records an alpaca --data was made from (same order)"
     )
-    p.add_argument("--out", type=Path, required=True, help="predictions jsonl to write")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="predictions jsonl; appended to, so a restarted run answers only what is missing",
+    )
     p.add_argument(
         "--stage",
         default="sa",
@@ -42,7 +54,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="prompt wrapping: LLaMA-Factory's qwen3_nothink (default), the tokenizer's own chat "
         "template, or none",
     )
-    p.add_argument("--backend", default="auto", choices=("auto", "vllm", "transformers"))
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="auto (vLLM when installed and a GPU is visible, else transformers), vllm, "
+        "transformers, or openai (any OpenAI-compatible chat endpoint: --base-url)",
+    )
+    p.add_argument(
+        "--constrained",
+        action="store_true",
+        help="hold every answer to the JSON Schema of its label list (keys = labels, string "
+        "values; CM: all required)",
+    )
+    p.add_argument(
+        "--max-value-chars",
+        type=int,
+        help="with --constrained: at most N characters per value, so that every answer closes "
+        "within --max-new-tokens (default: no bound)",
+    )
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy decoding")
     p.add_argument("--top-p", type=float, default=1.0)
@@ -53,20 +83,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-model-len", type=int, help="vLLM context length")
     p.add_argument("--limit", type=int, help="only the first N examples")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_served_args(p)
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from prouie.predict import (
-        GenerationConfig,
-        TransformersGenerator,
-        VllmGenerator,
-        choose_backend,
-        load_prompts,
-        predict,
+def add_served_args(p: argparse.ArgumentParser) -> None:
+    """Options of ``--backend openai``."""
+    g = p.add_argument_group("served model (--backend openai)")
+    g.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    g.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        help="environment variable holding the API key (never logged or written)",
     )
+    g.add_argument("--concurrency", type=int, default=8, help="requests in flight at once")
+    g.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    g.add_argument("--retries", type=int, default=4, help="retries per request, with backoff")
 
-    for name in ("max_new_tokens", "batch_size"):
+
+def run(args: argparse.Namespace) -> int:
+    from prouie.predict import GenerationConfig, choose_backend, load_prompts, predict
+
+    for name in ("max_new_tokens", "batch_size", "concurrency"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
     items = load_prompts(args.data, args.records, stage=args.stage, limit=args.limit)
@@ -80,7 +118,24 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
     )
-    if backend == "vllm":
+    chunk = None
+    if backend == "openai":
+        from prouie.integrations.openai_backend import OpenAIGenerator
+
+        if not args.base_url:
+            raise ValueError("--backend openai needs --base-url (e.g. http://localhost:8000/v1)")
+        gen = OpenAIGenerator(
+            args.model,
+            base_url=args.base_url,
+            api_key_env=args.api_key_env,
+            concurrency=args.concurrency,
+            timeout=args.timeout,
+            retries=args.retries,
+        )
+        chunk = 16 * args.concurrency
+    elif backend == "vllm":
+        from prouie.integrations.vllm_backend import VllmGenerator
+
         gen = VllmGenerator(
             args.model,
             adapter=args.adapter,
@@ -92,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
         # vLLM schedules its own batches: hand it large chunks (written to disk after each).
         cfg.batch_size = chunk = 4096
     else:
+        from prouie.integrations.transformers_backend import TransformersGenerator
+
         gen = TransformersGenerator(
             args.model,
             adapter=args.adapter,
@@ -99,7 +156,24 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             chat_format=args.chat_format,
         )
-        chunk = None
-    out = predict(items, gen, args.out, cfg, progress=not args.quiet, chunk=chunk)
+    out, failed = predict(
+        items,
+        gen,
+        args.out,
+        cfg,
+        constrained=args.constrained,
+        max_value_chars=args.max_value_chars,
+        progress=not args.quiet,
+        chunk=chunk,
+    )
+    if failed:
+        reasons = getattr(gen, "failures", None)
+        print(
+            f"{len(items) - failed} of {len(items)} prompts answered ({backend}); {failed} failed "
+            f"after their retries{f' {reasons}' if reasons else ''} (rows with 'error' in {out}; "
+            "run again to retry them)",
+            file=sys.stderr,
+        )
+        return 1
     print(f"{len(items)} predictions ({backend}) written to {out}", file=sys.stderr)
     return 0

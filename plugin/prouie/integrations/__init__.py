@@ -1,1 +1,2 @@
-"""Glue for LLaMA-Factory, EasyR1, verl and TRL; each imports its framework inside functions."""
+"""Glue for LLaMA-Factory, EasyR1, verl and TRL, and the generation backends (transformers, vLLM,
+any OpenAI-compatible server); each module imports its framework inside functions."""
