@@ -250,7 +250,7 @@ def test_a_subset_of_the_records_scores_that_subset(tmp_path: Path) -> None:
         (
             '{"prediction": "{}", "record": {"task": "ner", "text": "x", "labels": ["a", 1], '
             '"entities": [], "relations": [], "events": []}}',
-            r"p\.jsonl:2 \(field 'record'\): field 'labels'",
+            r"p\.jsonl:2 \(field 'record'\): field 'labels\[1\]': must be str",
         ),
     ],
 )

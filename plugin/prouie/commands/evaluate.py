@@ -64,11 +64,11 @@ def run(args: argparse.Namespace) -> int:
     from prouie.report import plot, to_markdown, write_json
 
     preds: list[Path] = args.predictions
-    index = RecordIndex.from_files(args.records) if args.records else None
     out: Path = args.out or preds[0].parent / f"{preds[0].stem}_eval"
     for path in [*preds, *(args.records or [])]:
         check_input(path)
     check_output_dir(out, [*preds, *(args.records or [])])
+    index = RecordIndex.from_files(args.records) if args.records else None
 
     evaluator = Evaluator(loose_match=args.loose)
     details = []
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         )
         details += det
 
-    if not details and not args.allow_empty:
+    if not evaluator.scores and not args.allow_empty:
         raise RecordError(
             str(preds[0]), "<file>", "holds no predictions; pass --allow-empty to accept that"
         )
@@ -123,4 +123,3 @@ def run(args: argparse.Namespace) -> int:
         print(md)
     print(f"report written to {out}/", file=sys.stderr)
     return 0
-
