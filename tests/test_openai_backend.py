@@ -62,7 +62,7 @@ def args(server: ChatServer, records: Path, out: Path, *extra: str) -> list[str]
         "predict",
         *("--backend", "openai", "--base-url", server.base_url, "--model", "served"),
         *("--data", str(records), "--out", str(out), "--quiet"),
-        *("--concurrency", "3", "--timeout", "0.5", "--retries", "2", *extra),
+        *("--concurrency", "3", "--timeout", "0.5", "--max-retries", "2", *extra),
     ]
 
 
@@ -91,7 +91,7 @@ def test_every_prompt_ends_with_an_answer_or_a_counted_failure(
     assert "sk-secret-123" not in out.read_text() + err
     # A second run sends only the failed prompt again (it still fails: the row stays counted).
     with ChatServer(answer, fault=faulty) as again:
-        assert main(args(again, records, out, "--retries", "0")) == 1
+        assert main(args(again, records, out, "--max-retries", "0")) == 1
     assert again.requests == 1 and len(rows(out)) == 24
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from prouie.commands._input import add_input_args, open_input, print_skipped
+from prouie.commands._served import add_served_args, client_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,16 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also put typos inside gold spans (the gold strings carry them)",
     )
     llm = p.add_argument_group("LLM (OpenAI-compatible server)")
-    llm.add_argument("--base-url", help="e.g. http://127.0.0.1:8000/v1 for a local vllm serve")
     llm.add_argument("--model", help="model name the server knows")
-    llm.add_argument(
-        "--api-key-env",
-        default="OPENAI_API_KEY",
-        help="environment variable holding the API key (never logged; unset is fine locally)",
-    )
-    llm.add_argument("--concurrency", type=int, default=8, help="requests in flight")
-    llm.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
-    llm.add_argument("--max-retries", type=int, default=3, help="retries per request")
+    add_served_args(llm, timeout=120.0)
     llm.add_argument("--temperature", type=float, default=0.7)
     llm.add_argument("--max-tokens", type=int, default=512)
     llm.add_argument("--cache", type=Path, help="SQLite answer cache (default: <out>.cache.sqlite)")
@@ -84,10 +77,7 @@ def run(args: argparse.Namespace) -> int:
         client = ChatClient(
             args.base_url,
             args.model,
-            api_key_env=args.api_key_env,
-            concurrency=args.concurrency,
-            timeout=args.timeout,
-            max_retries=args.max_retries,
+            **client_options(args),
             cache_path=args.cache or out.with_name(out.name + ".cache.sqlite"),
             temperature=args.temperature,
             max_tokens=args.max_tokens,

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from prouie.commands._served import add_served_args, client_options
 from prouie.predict import BACKENDS
 
 
@@ -83,22 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-model-len", type=int, help="vLLM context length")
     p.add_argument("--limit", type=int, help="only the first N examples")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_served_args(p)
+    add_served_args(p.add_argument_group("served model (--backend openai)"), timeout=60.0)
     p.set_defaults(func=run)
-
-
-def add_served_args(p: argparse.ArgumentParser) -> None:
-    """Options of ``--backend openai``."""
-    g = p.add_argument_group("served model (--backend openai)")
-    g.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    g.add_argument(
-        "--api-key-env",
-        default="OPENAI_API_KEY",
-        help="environment variable holding the API key (never logged or written)",
-    )
-    g.add_argument("--concurrency", type=int, default=8, help="requests in flight at once")
-    g.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
-    g.add_argument("--retries", type=int, default=4, help="retries per request, with backoff")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,10 +114,7 @@ def run(args: argparse.Namespace) -> int:
         gen = OpenAIGenerator(
             args.model,
             base_url=args.base_url,
-            api_key_env=args.api_key_env,
-            concurrency=args.concurrency,
-            timeout=args.timeout,
-            retries=args.retries,
+            **client_options(args),
         )
         chunk = 16 * args.concurrency
     elif backend == "vllm":

@@ -24,20 +24,12 @@ class OpenAIGenerator:
         model: str,
         *,
         base_url: str,
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 8,
-        timeout: float = 60.0,
-        retries: int = 4,
-        backoff: float = 0.5,
+        **client_options: Any,
     ) -> None:
+        """``client_options``: ChatClient's ``api_key_env``, ``concurrency``, ``timeout``,
+        ``max_retries``, ``backoff``."""
         self.model = model
-        self.options: dict[str, Any] = {
-            "api_key_env": api_key_env,
-            "concurrency": concurrency,
-            "timeout": timeout,
-            "max_retries": retries,
-            "backoff": backoff,
-        }
+        self.options = client_options
         self.base_url = base_url
         self.failures: dict[str, int] = {}
 
