@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from prouie.paths import atomic_files, check_input, check_output_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--records",
         type=Path,
         nargs="+",
-        help="canonical records joined by order to LLaMA-Factory predictions (one per file)",
+        help="canonical records (original and perturbed) that LLaMA-Factory predictions are joined to, by id or input text",
     )
     p.add_argument("--out", type=Path, required=True, help="report folder")
     p.add_argument(
@@ -38,37 +38,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _write(path: Path, data: str | bytes) -> None:
-    """Through a temporary file: a failed run leaves the previous report intact."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-    os.replace(tmp, path)
-
-
 def run(args: argparse.Namespace) -> int:
-    from prouie.evaluation import read_predictions
+    from prouie.evaluation import RecordIndex, read_predictions
     from prouie.robust.robustness import plot, robustness, to_markdown
 
     preds: list[Path] = args.predictions
-    records = args.records
-    if records is not None and len(records) != len(preds):
-        raise ValueError(f"--records: got {len(records)} files for {len(preds)} predictions files")
-    items = []
-    for i, path in enumerate(preds):
-        items += read_predictions(path, None if records is None else records[i])
+    out: Path = args.out
+    for path in [*preds, *(args.records or [])]:
+        check_input(path)
+    check_output_dir(out, [*preds, *(args.records or [])])
+    index = RecordIndex.from_files(args.records) if args.records else None
+    items = [item for path in preds for item in read_predictions(path, index)]
     result = robustness(items, loose_match=args.loose)
     result["inputs"] = [str(p) for p in preds]
     md = to_markdown(result, args.title)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    _write(out / "robustness.md", md + "\n")
-    _write(out / "robustness.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
-    if not args.no_plot:
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=".robustness.png.", suffix=".png")
-        os.close(fd)
-        plot(result, tmp)
-        os.replace(tmp, out / "robustness.png")
+    with atomic_files(out) as outs:  # every report file replaced together, or none
+        outs.get("robustness.md").write(md + "\n")
+        outs.get("robustness.json").write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        if not args.no_plot:
+            plot(result, outs.path("robustness.png"))
     if not args.quiet:
         print(md)
     print(f"robustness report written to {out}/", file=sys.stderr)
