@@ -19,6 +19,8 @@ COMMANDS = (
     "evaluate",
     "export_rl",
     "de",
+    "lda",
+    "lda_score",
 )
 
 
