@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from prouie.records import Example, RecordError
+from prouie.records import Example, RecordError, validate_example
 
 ORIGINAL = "original"  # the perturbation group of a record that carries no meta.perturbation
 SELECTIONS = ("loss", "random")
@@ -208,7 +208,8 @@ def write_dataset(
     from prouie.readers import ReadStats
 
     parts: dict[tuple[str, str, str], list[Example]] = {}
-    for ex in records:
+    for i, ex in enumerate(records):
+        ex = validate_example(ex, f"{name}[{i}]")
         split = str((ex.get("meta") or {}).get("split") or "")
         parts.setdefault((str(ex.get("dataset") or "data"), ex["task"], split), []).append(ex)
     names = []
