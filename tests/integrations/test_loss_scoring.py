@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from prouie.integrations.loss_scoring import (
     IGNORE_INDEX,
+    MIN_SHARED_PREFIX,
     TransformersLossScorer,
     record_turns,
     score_records,
+    shared_prefix,
 )
 from prouie.records import iter_jsonl
 from prouie.robust.lda import read_scores
@@ -56,6 +58,9 @@ def test_batched_scores_equal_the_one_at_a_time_reference(tiny_model: Path, side
     encoded = [scorer.encode(*record_turns(ex, "cm")) for ex in _records()]
     lengths = {len(e.input_ids) for e in encoded}
     assert len(lengths) > 5  # mixed lengths in each batch: padding is exercised
+    # The records of one schema share their instruction: that prefix runs once per batch.
+    ner = [e for e, ex in zip(encoded, _records(), strict=True) if ex["task"] == "ner"]
+    assert shared_prefix(ner) >= MIN_SHARED_PREFIX
     got = scorer.losses(encoded)
     want = _reference(tiny_model, encoded)
     assert max(abs(g - w) for g, w in zip(got, want, strict=True)) < 1e-4
