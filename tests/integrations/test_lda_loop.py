@@ -199,3 +199,30 @@ def test_scorer_tokens_are_the_tokens_llamafactory_trains_on(tmp_path: Path, tin
     )
     assert ours == trained
     assert any(len(ids) == cutoff for ids, _ in ours)
+
+
+@pytest.mark.framework
+def test_random_selection_from_a_checkpoint_keeps_the_loss_budget(
+    tmp_path: Path, tiny_model
+) -> None:
+    # start_checkpoint skips round 0's training; one augmented round; no scoring for random.
+    cfg = _setup(tmp_path, tiny_model, start_checkpoint=str(tiny_model), max_rounds=1)
+    proc = _prouie(["lda", "--config", str(cfg), "--selection", "random"], tmp_path)
+    assert proc.wait(timeout=900) == 0, (tmp_path / "log.txt").read_text()[-6000:]
+    out = tmp_path / "lda"
+    assert not (out / "round_1" / "scores.jsonl").exists()
+    assert not (out / "round_0" / "model").exists()
+    chosen = set((out / "round_1" / "selected_ids.txt").read_text().split())
+    augmented = list(iter_jsonl(tmp_path / "augmented.jsonl"))
+    per_group = Counter((ex["dataset"], ex["meta"]["perturbation"]) for ex in augmented)
+    got = Counter(
+        (ex["dataset"], ex["meta"]["perturbation"]) for ex in augmented if ex["id"] in chosen
+    )
+    assert got == {g: -(-n // 5) for g, n in per_group.items()}  # ceil(0.2 * n) per group
+    report = json.loads((out / "lda_report.json").read_text())
+    assert report["selection"] == "random"
+    assert report["stop_reason"] == "round limit 1 reached"
+    # The same command with the other selection refuses to mix into this folder.
+    proc = _prouie(["lda", "--config", str(cfg)], tmp_path)
+    assert proc.wait(timeout=300) == 2
+    assert "holds a 'random' run" in (tmp_path / "log.txt").read_text()

@@ -44,7 +44,11 @@ def run(args: argparse.Namespace) -> int:
 
     from prouie.integrations.lda_loop import run_loop
 
-    state = run_loop(cfg)
+    try:
+        state = run_loop(cfg)
+    except RuntimeError as exc:  # a failed llamafactory-cli or scoring run: its log says why
+        print(f"prouie lda: error: {exc}; rerun the same command to resume", file=sys.stderr)
+        return 1
     print(Path(cfg.out, "lda_report.md").read_text(encoding="utf-8"))
     print(f"stopped: {state.stop_reason}; report in {cfg.out}/", file=sys.stderr)
     return 0
