@@ -134,3 +134,20 @@ def test_two_processes_give_the_scores_of_one(tiny_model: Path, tmp_path: Path) 
     assert list(a) == list(b) == [r["id"] for r in _records()]
     assert max(abs(a[k] - b[k]) for k in a) < 1e-5
     assert not list(tmp_path.glob("two.rank*"))  # rank 0 merged and removed the shards
+
+
+def test_batches_keep_keys_together_and_respect_both_caps() -> None:
+    import random
+
+    from prouie.integrations.loss_scoring import length_batches
+
+    rng = random.Random(0)
+    lengths = [rng.randint(1, 300) for _ in range(200)]
+    keys = [rng.choice("abc") for _ in lengths]
+    batches = length_batches(lengths, 8, 1000, keys)
+    assert sorted(i for b in batches for i in b) == list(range(200))
+    for b in batches:
+        assert len(b) <= 8 and (len(b) == 1 or max(lengths[i] for i in b) * len(b) <= 1000)
+    # In key order: a key's samples are consecutive across the batches.
+    flat = [keys[i] for b in batches for i in b]
+    assert flat == sorted(flat)

@@ -90,29 +90,37 @@ def record_turns(ex: Example, stage: str) -> tuple[str, str]:
 
 
 def length_batches(
-    lengths: Sequence[int], batch_size: int, max_batch_tokens: int | None = None
+    lengths: Sequence[int],
+    batch_size: int,
+    max_batch_tokens: int | None = None,
+    keys: Sequence[Any] | None = None,
 ) -> list[list[int]]:
-    """Indices grouped into batches of similar length (longest first), at most ``batch_size`` each
-    and, when given, at most ``max_batch_tokens`` padded tokens each.
+    """Indices in batches of at most ``batch_size`` (and, when given, ``max_batch_tokens`` padded
+    tokens): ordered by ``keys`` (samples of one key stay together), then longest first.
 
     >>> length_batches([5, 1, 9, 4], 2)
     [[2, 0], [3, 1]]
+    >>> length_batches([5, 1, 9, 4], 2, keys=["a", "b", "b", "a"])
+    [[0, 3], [2, 1]]
     """
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    order = sorted(
+        range(len(lengths)), key=lambda i: (keys[i] if keys is not None else 0, -lengths[i])
+    )
     batches: list[list[int]] = []
     current: list[int] = []
+    width = 0
     for i in order:
-        # Sorted longest first: the first index of a batch sets its padded length.
-        width = lengths[current[0]] if current else lengths[i]
+        wider = max(width, lengths[i])
         full = len(current) >= batch_size or (
             max_batch_tokens is not None
             and current
-            and width * (len(current) + 1) > max_batch_tokens
+            and wider * (len(current) + 1) > max_batch_tokens
         )
         if full:
             batches.append(current)
-            current = []
+            current, wider = [], lengths[i]
         current.append(i)
+        width = wider
     if current:
         batches.append(current)
     return batches
@@ -200,17 +208,14 @@ class TransformersLossScorer:
     def losses(self, samples: Sequence[Encoded]) -> list[float | None]:
         """Mean target-token loss of each sample (None when the cut-off left it no target token)."""
         out: list[float | None] = [None] * len(samples)
-        # Samples of one schema share the instruction: batch them together so that the shared
-        # prefix runs once per batch (benchmarks/lda_scoring.py's speed-up), then by length.
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, s in enumerate(samples):
-            groups.setdefault(tuple(s.input_ids[:PREFIX_KEY]), []).append(i)
-        for members in groups.values():
-            lengths = [len(samples[i].input_ids) for i in members]
-            for batch in length_batches(lengths, self.batch_size, self.max_batch_tokens):
-                idx = [members[j] for j in batch]
-                for i, loss in zip(idx, self._batch([samples[i] for i in idx]), strict=True):
-                    out[i] = loss
+        # Samples of one schema share the instruction: batched together (keyed by their first
+        # tokens), the shared prefix runs once per batch (benchmarks/lda_scoring.py's speed-up).
+        # Small schema groups still fill whole batches with their neighbours in key order.
+        keys = [tuple(s.input_ids[:PREFIX_KEY]) for s in samples]
+        lengths = [len(s.input_ids) for s in samples]
+        for idx in length_batches(lengths, self.batch_size, self.max_batch_tokens, keys):
+            for i, loss in zip(idx, self._batch([samples[i] for i in idx]), strict=True):
+                out[i] = loss
         return out
 
     def _batch(self, samples: Sequence[Encoded]) -> list[float | None]:
