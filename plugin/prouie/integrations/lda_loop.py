@@ -208,7 +208,7 @@ def run_loop(cfg: LdaConfig) -> LoopState:
         rdir = out / f"round_{last.round}"
         rdir.mkdir(parents=True, exist_ok=True)
         scores = None
-        if cfg.selection == "loss":
+        if cfg.selection == "loss" and "selected" not in last.phases:
             _log(f"round {last.round}: scoring {len(augmented)} augmented samples")
             scores = score(cfg, prev.checkpoint, augmented, rdir / "scores.jsonl")
             if "scored" not in last.phases:
