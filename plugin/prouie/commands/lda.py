@@ -37,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         raw = yaml.safe_load(args.config.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ValueError(f"{args.config}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(
+            f"{args.config}: must hold a mapping of LDA settings (see recipes/lda.yaml)"
+        )
     for key in ("selection", "out"):
         if getattr(args, key):
             raw[key] = getattr(args, key)
