@@ -151,3 +151,22 @@ def test_batches_keep_keys_together_and_respect_both_caps() -> None:
     # In key order: a key's samples are consecutive across the batches.
     flat = [keys[i] for b in batches for i in b]
     assert flat == sorted(flat)
+
+
+def test_selection_hook_scores_with_a_model_and_writes_the_dataset(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    from prouie.robust.lda import select_dataset
+
+    records = [ex for ex in _records() if ex["task"] == "ner"]
+    chosen, names = select_dataset(
+        records, 0.34, tmp_path, "hard", model=tiny_model, backend="transformers", device="cpu"
+    )
+    scores = read_scores(tmp_path / "hard_scores.jsonl")
+    assert set(scores) == {ex["id"] for ex in records}
+    ranked = sorted(records, key=lambda ex: -scores[ex["id"]])
+    assert [ex["id"] for ex in chosen] == [ex["id"] for ex in ranked[: len(chosen)]]
+    assert len(chosen) == -(-len(records) * 34 // 100)  # ceil(0.34 * n)
+    info = json.loads((tmp_path / "dataset_info.json").read_text())
+    rows = (tmp_path / info[names[0]]["file_name"]).read_text().splitlines()
+    assert [json.loads(r)["input"] for r in rows] == [ex["text"] for ex in chosen]
