@@ -23,6 +23,8 @@ COMMANDS = (
     "perturb",
     "robustness",
     "doctor",
+    "lda",
+    "lda_score",
 )
 
 

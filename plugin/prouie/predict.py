@@ -243,6 +243,54 @@ def choose_backend(backend: str = "auto") -> str:
     return "vllm" if torch.cuda.is_available() else "transformers"
 
 
+def make_generator(
+    backend: str,
+    model: str,
+    cfg: GenerationConfig,
+    *,
+    chat_format: str = "qwen3_nothink",
+    adapter: str | None = None,
+    dtype: str = "auto",
+    device: str | None = None,
+    max_model_len: int | None = None,
+    base_url: str | None = None,
+    client_options: dict[str, Any] | None = None,
+) -> tuple[Any, int | None]:
+    """The generator of ``backend`` (after :func:`choose_backend`) and the chunk size
+    :func:`predict` hands it: the framework is imported here, from ``prouie.integrations``.
+
+    vLLM schedules its own batches, so it gets large chunks (``cfg.batch_size`` is raised to
+    match); the served backend gets 16 requests per slot of its concurrency.
+    """
+    if backend == "openai":
+        from prouie.integrations.openai_backend import OpenAIGenerator
+
+        if not base_url:
+            raise ValueError("--backend openai needs --base-url (e.g. http://localhost:8000/v1)")
+        options = client_options or {}
+        gen = OpenAIGenerator(model, base_url=base_url, **options)
+        return gen, 16 * options.get("concurrency", 8)
+    if backend == "vllm":
+        from prouie.integrations.vllm_backend import VllmGenerator
+
+        cfg.batch_size = 4096
+        gen = VllmGenerator(
+            model,
+            adapter=adapter,
+            dtype=dtype,
+            chat_format=chat_format,
+            max_model_len=max_model_len,
+            seed=cfg.seed,
+        )
+        return gen, cfg.batch_size
+    from prouie.integrations.transformers_backend import TransformersGenerator
+
+    gen = TransformersGenerator(
+        model, adapter=adapter, dtype=dtype, device=device, chat_format=chat_format
+    )
+    return gen, None
+
+
 def json_schema(
     labels: Sequence[str], stage: str = "sa", max_value_chars: int | None = None
 ) -> dict[str, Any]:

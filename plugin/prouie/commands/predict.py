@@ -89,7 +89,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prouie.predict import GenerationConfig, choose_backend, load_prompts, predict
+    from prouie.predict import (
+        GenerationConfig,
+        choose_backend,
+        load_prompts,
+        make_generator,
+        predict,
+    )
 
     for name in ("max_new_tokens", "batch_size", "concurrency"):
         if getattr(args, name) < 1:
@@ -105,41 +111,18 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
     )
-    chunk = None
-    if backend == "openai":
-        from prouie.integrations.openai_backend import OpenAIGenerator
-
-        if not args.base_url:
-            raise ValueError("--backend openai needs --base-url (e.g. http://localhost:8000/v1)")
-        gen = OpenAIGenerator(
-            args.model,
-            base_url=args.base_url,
-            **client_options(args),
-        )
-        chunk = 16 * args.concurrency
-    elif backend == "vllm":
-        from prouie.integrations.vllm_backend import VllmGenerator
-
-        gen = VllmGenerator(
-            args.model,
-            adapter=args.adapter,
-            dtype=args.dtype,
-            chat_format=args.chat_format,
-            max_model_len=args.max_model_len,
-            seed=args.seed,
-        )
-        # vLLM schedules its own batches: hand it large chunks (written to disk after each).
-        cfg.batch_size = chunk = 4096
-    else:
-        from prouie.integrations.transformers_backend import TransformersGenerator
-
-        gen = TransformersGenerator(
-            args.model,
-            adapter=args.adapter,
-            dtype=args.dtype,
-            device=args.device,
-            chat_format=args.chat_format,
-        )
+    gen, chunk = make_generator(
+        backend,
+        args.model,
+        cfg,
+        chat_format=args.chat_format,
+        adapter=args.adapter,
+        dtype=args.dtype,
+        device=args.device,
+        max_model_len=args.max_model_len,
+        base_url=args.base_url,
+        client_options=client_options(args),
+    )
     out, failed = predict(
         items,
         gen,
