@@ -19,6 +19,7 @@ COMMANDS = (
     "evaluate",
     "export_rl",
     "de",
+    "quickstart",
 )
 
 

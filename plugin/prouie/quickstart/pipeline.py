@@ -1,0 +1,332 @@
+"""The quickstart's steps, in order, each skipped when its output exists.
+
+Every step is the command a user runs by hand: ``prouie plan``, ``llamafactory-cli train
+recipes/<stage>.yaml key=value ...`` (the project's recipes, with only the model, the sizes, the
+paths and the CPU settings overridden), ``prouie de`` with ``recipes/de_trl.yaml``, and ``prouie
+predict`` + ``prouie evaluate`` on the test split after every stage. The prouie commands run in
+this process through :func:`prouie.cli.main` (one torch import instead of one per step);
+LLaMA-Factory runs as its own process, exactly as ``llamafactory-cli`` does for a user.
+
+The working folder holds everything (``records/``, ``models/``, ``data/``, ``saves/``, ``eval/``,
+``logs/``, ``report/``) and is LLaMA-Factory's working directory, so the recipes' relative
+``dataset_dir: data`` and ``saves/prouie/...`` paths resolve inside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prouie.quickstart import corpus
+
+CM_STAGES = ("cm_phase1", "cm_phase2", "cm_phase3")
+SFT_STAGES = (*CM_STAGES, "sa")
+DE_TASKS = ("ner", "re", "ee")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Every size the quickstart chooses: data, model, training and generation.
+
+    The defaults are the measured choice for 2 CPU cores (README, docs/quickstart.md): enough for
+    the tiny model to learn every task in CM and to shorten its outputs in SA, in minutes.
+    ``learning_rate`` is far above the recipes' 1e-5 because the tiny model starts from random
+    weights, not from a pretrained checkpoint.
+    """
+
+    train: int = 240
+    validation: int = 30
+    test: int = 30
+    vocab_size: int = 1024
+    hidden_size: int = 128
+    num_hidden_layers: int = 2
+    cutoff_len: int = 320
+    epochs: dict[str, float] = field(
+        default_factory=lambda: {"cm_phase1": 6, "cm_phase2": 5, "cm_phase3": 6, "sa": 4}
+    )
+    learning_rate: float = 3e-3
+    batch_size: int = 16
+    de_samples: int = 16
+    de_max_steps: int = 2
+    max_new_tokens: int = 64
+    predict_batch_size: int = 40
+
+
+# ``--sizes ci``: the same steps with the least that still trains every stage (the CI test).
+PRESETS: dict[str, Sizes] = {
+    "default": Sizes(),
+    "ci": Sizes(
+        train=48,
+        validation=8,
+        test=8,
+        vocab_size=512,
+        epochs={"cm_phase1": 1, "cm_phase2": 1, "cm_phase3": 1, "sa": 1},
+        de_samples=4,
+        de_max_steps=1,
+        max_new_tokens=48,
+    ),
+}
+
+
+@dataclass
+class Step:
+    """One step: a name shown in the progress line, the file whose presence means done, and the
+    function that makes it."""
+
+    name: str
+    done: Path
+    run: Callable[[], Any]
+
+
+def recipes_dir() -> Path:
+    """The project's recipes folder (installed as ``prouie.recipes`` or in a clone)."""
+    from prouie.de import default_recipe_path
+
+    return default_recipe_path().parent
+
+
+def _cli(argv: list[str]) -> None:
+    from prouie.cli import main
+
+    code = main(argv)
+    if code:
+        raise RuntimeError(f"prouie {' '.join(argv)} failed with exit code {code}")
+
+
+class Quickstart:
+    """The quickstart in ``work``: ``steps()`` lists the steps, ``run()`` runs the missing ones."""
+
+    def __init__(
+        self,
+        work: str | Path,
+        sizes: Sizes | None = None,
+        *,
+        model: str | None = None,
+        data: str | Path | None = None,
+        base_url: str | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.work = Path(work).resolve()
+        self.sizes = sizes or Sizes()
+        self.user_model = model
+        self.user_data = Path(data).resolve() if data else None
+        self.base_url = base_url
+        self.log = log
+        self.records = self.work / "records"
+        self.timings_path = self.work / "timings.json"
+
+    # paths ------------------------------------------------------------------------------------
+    def split_file(self, task: str, split: str) -> Path:
+        if self.user_data is not None:
+            return self.user_data / f"{task}_{split}.jsonl"
+        return self.records / f"{task}_{split}.jsonl"
+
+    @property
+    def test_file(self) -> Path:
+        return self.records / "test_all.jsonl"
+
+    @property
+    def base_model(self) -> str:
+        return self.user_model or str(self.work / "models" / "base")
+
+    def save_dir(self, stage: str) -> Path:
+        return self.work / "saves" / "prouie" / stage
+
+    @property
+    def de_dir(self) -> Path:
+        return self.work / "saves" / "prouie" / "de"
+
+    @property
+    def de_model(self) -> Path:
+        return self.de_dir / f"{len(DE_TASKS)}_{DE_TASKS[-1]}"
+
+    def eval_dir(self, name: str) -> Path:
+        return self.work / "eval" / name
+
+    # steps ------------------------------------------------------------------------------------
+    def evaluated(self) -> list[tuple[str, str, str]]:
+        """``(evaluation name, model folder, prompt stage)`` after every stage, untrained first."""
+        out = [("untrained", self.base_model, "cm")]
+        out += [(s, str(self.save_dir(s)), "sa" if s == "sa" else "cm") for s in SFT_STAGES]
+        out.append(("de", str(self.de_model), "sa"))
+        return out
+
+    def steps(self) -> list[Step]:
+        evals = {name: (model, stage) for name, model, stage in self.evaluated()}
+
+        def evaluation(name: str) -> Step:
+            model, stage = evals[name]
+            return Step(
+                f"evaluate {name} on the test split",
+                self.eval_dir(name) / "report.json",
+                lambda: self.evaluate(name, model, stage),
+            )
+
+        steps = [
+            Step("corpus (records, train/validation/test)", self.test_file, self.write_corpus),
+            Step(
+                "tiny model (random weights, BPE on the corpus)",
+                self._model_marker(),
+                self.build_model,
+            ),
+            Step(
+                "plan the stage mixes (prouie plan)",
+                self.work / "data" / "dataset_info.json",
+                self.plan,
+            ),
+            evaluation("untrained"),
+        ]
+        for stage in SFT_STAGES:
+            steps.append(
+                Step(
+                    f"{stage} (llamafactory-cli train recipes/{stage}.yaml)",
+                    self.save_dir(stage) / "model.safetensors",
+                    lambda stage=stage: self.train(stage),
+                )
+            )
+            steps.append(evaluation(stage))
+        steps.append(
+            Step(
+                "DE: GRPO with SFR, NER -> RE -> EE (prouie de)",
+                self.de_dir / "de_manifest.json",
+                self.de,
+            )
+        )
+        steps.append(evaluation("de"))
+        return steps
+
+    def _model_marker(self) -> Path:
+        return Path(self.base_model) / "config.json"
+
+    def run(self) -> dict[str, float]:
+        """Run every step whose output is missing; return the seconds each step took (this run or
+        the run that made it)."""
+        timings = json.loads(self.timings_path.read_text()) if self.timings_path.is_file() else {}
+        steps = self.steps()
+        for i, step in enumerate(steps, 1):
+            head = f"[{i}/{len(steps)}] {step.name}"
+            if step.done.exists():
+                self.log(f"{head}: done before, skipped ({step.done.relative_to(self.work)})")
+                continue
+            self.log(f"{head} ...")
+            start = time.perf_counter()
+            step.run()
+            timings[step.name] = round(time.perf_counter() - start, 1)
+            self.log(f"{head}: {timings[step.name]:.1f} s")
+            self.work.mkdir(parents=True, exist_ok=True)
+            self.timings_path.write_text(json.dumps(timings, indent=1), "utf-8")
+        return timings
+
+    # step bodies ------------------------------------------------------------------------------
+    def write_corpus(self) -> None:
+        if self.user_data is None:
+            s = self.sizes
+            corpus.write(corpus.generate(s.train, s.validation, s.test), self.records)
+        self.records.mkdir(parents=True, exist_ok=True)
+        tmp = self.test_file.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as out:
+            for task in corpus.CORPUS_TASKS:
+                out.write(self.split_file(task, "test").read_text("utf-8"))
+        tmp.replace(self.test_file)
+
+    def build_model(self) -> None:
+        from prouie.integrations.tinymodel import build_tiny_model
+        from prouie.records import iter_jsonl
+        from prouie.targets import to_alpaca
+
+        texts = []
+        for task in corpus.CORPUS_TASKS:
+            for ex in iter_jsonl(self.split_file(task, "train")):
+                for stage in ("cm", "sa"):
+                    row = to_alpaca(ex, stage)
+                    texts.append("\n".join((row["instruction"], row["input"], row["output"])))
+        s = self.sizes
+        build_tiny_model(
+            Path(self.base_model),
+            vocab_size=s.vocab_size,
+            corpus=texts,
+            hidden_size=s.hidden_size,
+            num_hidden_layers=s.num_hidden_layers,
+        )
+
+    def plan(self) -> None:
+        argv = ["plan", "--out", str(self.work / "data")]
+        for task in corpus.CORPUS_TASKS:
+            argv += [f"--{task}", str(self.split_file(task, "train"))]
+        _cli(argv)
+
+    def train_overrides(self, stage: str) -> list[str]:
+        """The ``key=value`` words after the recipe: model (first stage), sizes, CPU settings."""
+        s = self.sizes
+        words = [
+            f"num_train_epochs={s.epochs[stage]}",
+            f"learning_rate={s.learning_rate}",
+            f"per_device_train_batch_size={s.batch_size}",
+            "gradient_accumulation_steps=1",
+            f"cutoff_len={s.cutoff_len}",
+            "bf16=false",  # CPUs: no bfloat16 mixed precision in the HF Trainer
+            "deepspeed=null",  # ZeRO-3 needs GPUs
+            "preprocessing_num_workers=1",  # the recipes' 16 are for a GPU node's cores
+            "dataloader_num_workers=0",
+            "save_steps=100000",  # the final model only
+            "plot_loss=false",
+        ]
+        if stage == SFT_STAGES[0]:
+            words.insert(0, f"model_name_or_path={self.base_model}")
+        return words
+
+    def train(self, stage: str) -> None:
+        recipe = recipes_dir() / f"{stage}.yaml"
+        cmd = ["llamafactory-cli", "train", str(recipe), *self.train_overrides(stage)]
+        env = dict(os.environ)
+        # llamafactory-cli and torchrun live beside this interpreter.
+        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+        env.setdefault("HF_HUB_OFFLINE", "1")
+        env["HF_DATASETS_CACHE"] = str(self.work / "hf_datasets_cache")
+        log_path = self.work / "logs" / f"{stage}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("w", encoding="utf-8") as log:
+            log.write("$ " + " ".join(cmd) + "\n")
+            log.flush()
+            proc = subprocess.run(cmd, cwd=self.work, env=env, stdout=log, stderr=subprocess.STDOUT)
+        if proc.returncode:
+            tail = log_path.read_text("utf-8", errors="replace")[-3000:]
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed (exit {proc.returncode}); log {log_path}:\n{tail}"
+            )
+        results = self.save_dir(stage) / "all_results.json"
+        if results.is_file():
+            r = json.loads(results.read_text())
+            self.log(f"    train loss {r.get('train_loss', float('nan')):.3f}, log {log_path}")
+
+    def de(self) -> None:
+        s = self.sizes
+        argv = ["de", "--model", str(self.save_dir("sa")), "--output-dir", str(self.de_dir)]
+        for task in DE_TASKS:
+            argv += [f"--{task}", str(self.split_file(task, "train"))]
+        argv += ["--num-samples", str(s.de_samples), "--max-steps", str(s.de_max_steps)]
+        argv += ["--grpo", f"max_completion_length={s.max_new_tokens}"]
+        argv += ["--grpo", f"max_prompt_length={s.cutoff_len}"]
+        _cli(argv)
+
+    def evaluate(self, name: str, model: str, stage: str) -> None:
+        out = self.eval_dir(name)
+        preds = out / "predictions.jsonl"
+        tmp = out / "predictions.jsonl.tmp"
+        s = self.sizes
+        _cli(
+            [
+                "predict", "--model", model, "--data", str(self.test_file), "--stage", stage,
+                "--out", str(tmp), "--backend", "transformers", "--device", "cpu",
+                "--max-new-tokens", str(s.max_new_tokens), "--batch-size", str(s.predict_batch_size),
+            ]
+        )  # fmt: skip
+        tmp.replace(preds)
+        _cli(["evaluate", str(preds), "--out", str(out), "--no-plot", "--quiet"])

@@ -1,0 +1,177 @@
+"""The quickstart's one report: F1 per task and stage, output lengths CM vs SA, timings, charts.
+
+It reads what the steps wrote (each evaluation's ``report.json`` and ``predictions.jsonl``, the
+``timings.json`` of the runs) and writes ``report/quickstart.md``, ``report/quickstart.json`` and
+the PNG charts beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from prouie.quickstart.pipeline import Quickstart
+
+# (task, metric, column title): the main metrics of the paper's tables.
+COLUMNS = (
+    ("ner", "entity", "NER F1"),
+    ("re", "relation", "RE F1"),
+    ("ee", "trigger", "EE trigger F1"),
+    ("ee", "argument", "EE argument F1"),
+)
+LENGTH_TASKS = ("ner", "re", "ee")
+
+
+def stage_scores(qs: Quickstart) -> dict[str, dict[str, float]]:
+    """``evaluation name -> column title -> F1 (%)`` for every evaluation that exists."""
+    out: dict[str, dict[str, float]] = {}
+    for name, _, _ in qs.evaluated():
+        path = qs.eval_dir(name) / "report.json"
+        if not path.is_file():
+            continue
+        tasks = json.loads(path.read_text("utf-8"))["tasks"]
+        out[name] = {
+            title: 100 * tasks[task]["micro"][metric]["f1"]
+            for task, metric, title in COLUMNS
+            if task in tasks
+        }
+    return out
+
+
+def output_lengths(qs: Quickstart) -> dict[str, dict[str, float]]:
+    """``evaluation name -> task -> mean characters of the model's outputs`` on the test split."""
+    out: dict[str, dict[str, float]] = {}
+    for name, _, _ in qs.evaluated():
+        path = qs.eval_dir(name) / "predictions.jsonl"
+        if not path.is_file():
+            continue
+        by_task: dict[str, list[int]] = {}
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                by_task.setdefault(row["task"], []).append(len(row["prediction"]))
+        out[name] = {t: mean(v) for t, v in by_task.items()}
+    return out
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """The report's Markdown from :func:`collect`'s result."""
+    out = ["# prouie quickstart", ""]
+    out += [
+        f"Model: `{result['model']}`; data: `{result['data']}`; sizes: `{result['sizes_name']}`.",
+        "",
+        "## Test F1 (%) after each stage",
+        "",
+    ]
+    titles = [t for _, _, t in COLUMNS]
+    rows = [
+        [name] + [f"{s[t]:.1f}" if t in s else "-" for t in titles]
+        for name, s in result["scores"].items()
+    ]
+    out += _table(["stage", *titles], rows) + [""]
+    out += [
+        "## Output length (mean characters of the model's test outputs)",
+        "",
+        "CM keeps every key of the schema; SA drops the empty ones. CM is read after "
+        "cm_phase3, SA after sa.",
+        "",
+    ]
+    lengths = result["lengths"]
+    rows = []
+    for task in LENGTH_TASKS:
+        cm = lengths.get("cm_phase3", {}).get(task)
+        sa = lengths.get("sa", {}).get(task)
+        cells = [f"{x:.1f}" if x is not None else "-" for x in (cm, sa)]
+        ratio = f"{sa / cm:.2f}" if cm and sa is not None else "-"
+        rows.append([task.upper(), *cells, ratio])
+    out += _table(["task", "CM", "SA", "SA / CM"], rows) + [""]
+    out += ["## Time per step", ""]
+    rows = [[name, f"{sec:.1f}"] for name, sec in result["timings"].items()]
+    rows.append(["**total**", f"**{sum(result['timings'].values()):.1f}**"])
+    out += _table(["step", "seconds"], rows) + [""]
+    load = result["load_average"]
+    out += [
+        f"Load average when the report was written (1, 5, 15 min): {load[0]:.2f}, "
+        f"{load[1]:.2f}, {load[2]:.2f} on {result['cpus']} CPU(s).",
+        "",
+    ]
+    for chart in result["charts"]:
+        out += [f"![{Path(chart).stem}]({Path(chart).name})", ""]
+    return "\n".join(out)
+
+
+def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
+    """``f1.png`` (F1 per task across the stages) and ``length.png`` (CM vs SA output length);
+    none when matplotlib is missing (``pip install "prouie[report]"``)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    charts = []
+    stages = list(result["scores"])
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for _, _, title in COLUMNS:
+        ax.plot(
+            stages, [result["scores"][s].get(title, 0.0) for s in stages], marker="o", label=title
+        )
+    ax.set_ylabel("test F1 (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8)
+    ax.set_title("F1 after each stage")
+    fig.tight_layout()
+    charts.append(out_dir / "f1.png")
+    fig.savefig(charts[-1], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    lengths = result["lengths"]
+    x = range(len(LENGTH_TASKS))
+    for offset, stage, label in ((-0.2, "cm_phase3", "CM"), (0.2, "sa", "SA")):
+        ax.bar(
+            [i + offset for i in x],
+            [lengths.get(stage, {}).get(t, 0.0) for t in LENGTH_TASKS],
+            width=0.4,
+            label=label,
+        )
+    ax.set_xticks(list(x), [t.upper() for t in LENGTH_TASKS])
+    ax.set_ylabel("mean characters")
+    ax.legend()
+    ax.set_title("Output length, CM vs SA")
+    fig.tight_layout()
+    charts.append(out_dir / "length.png")
+    fig.savefig(charts[-1], dpi=100)
+    plt.close(fig)
+    return charts
+
+
+def write_report(qs: Quickstart, timings: dict[str, float], sizes_name: str = "default") -> Path:
+    """Write ``report/quickstart.md`` (+ ``.json`` and the charts) into the working folder; return
+    the Markdown file."""
+    out_dir = qs.work / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {
+        "model": qs.user_model or "embedded tiny model",
+        "data": str(qs.user_data) if qs.user_data else "embedded corpus",
+        "sizes_name": sizes_name,
+        "scores": stage_scores(qs),
+        "lengths": output_lengths(qs),
+        "timings": timings,
+        "load_average": list(os.getloadavg()),
+        "cpus": os.cpu_count(),
+    }
+    result["charts"] = [str(p) for p in plot(result, out_dir)]
+    (out_dir / "quickstart.json").write_text(json.dumps(result, indent=1), "utf-8")
+    md = out_dir / "quickstart.md"
+    md.write_text(to_markdown(result) + "\n", "utf-8")
+    return md
