@@ -14,6 +14,7 @@ from statistics import mean
 from typing import Any
 
 from prouie.quickstart.pipeline import Quickstart
+from prouie.report import _table  # the evaluation report's Markdown tables, right-aligned numbers
 
 # (task, metric, column title): the main metrics of the paper's tables.
 COLUMNS = (
@@ -57,11 +58,6 @@ def output_lengths(qs: Quickstart) -> dict[str, dict[str, float]]:
     return out
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
-
-
 def to_markdown(result: dict[str, Any]) -> str:
     """The report's Markdown from :func:`collect`'s result."""
     out = ["# prouie quickstart", ""]
@@ -77,6 +73,13 @@ def to_markdown(result: dict[str, Any]) -> str:
         for name, s in result["scores"].items()
     ]
     out += _table(["stage", *titles], rows) + [""]
+    out += [
+        "CM stages are asked with the CM prompt, SA and DE with the concise SA prompt. SA trains "
+        "RE and EE only (paper A.3), so NER's concise prompt is one no stage trained on; DE's NER "
+        "phase is where the paper brings NER back, which takes more GRPO steps than a quickstart "
+        "has (docs/quickstart.md).",
+        "",
+    ]
     out += [
         "## Output length (mean characters of the model's test outputs)",
         "",
