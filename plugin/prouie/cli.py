@@ -20,6 +20,8 @@ COMMANDS = (
     "export_rl",
     "de",
     "quickstart",
+    "perturb",
+    "robustness",
 )
 
 

@@ -123,16 +123,7 @@ def plot(result: dict[str, Any], path: str | Path) -> Path:
 
     Needs matplotlib (``pip install 'prouie[report]'``); it runs headless (Agg backend).
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=True)
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ImportError(
-            "the evaluation chart needs matplotlib: pip install 'prouie[report]' (or pass --no-plot)"
-        ) from exc
-
+    plt = pyplot("the evaluation chart")
     tasks = result["tasks"]
     kinds = problem_kinds(result)
     panels = len(tasks) + (1 if kinds else 0)
@@ -168,6 +159,27 @@ def plot(result: dict[str, Any], path: str | Path) -> Path:
         ax.set_title("Outputs showing each problem kind", fontsize=10)
         ax.set_ylabel("% of outputs")
         ax.set_ylim(0, 115)
+    return save(fig, path)
+
+
+def pyplot(what: str) -> Any:
+    """``matplotlib.pyplot`` on the headless Agg backend; ``what`` names the chart in the error."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError(
+            f"{what} needs matplotlib: pip install 'prouie[report]' (or pass --no-plot)"
+        ) from exc
+    return plt
+
+
+def save(fig: Any, path: str | Path) -> Path:
+    """Lay out, write as PNG and close a figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)
