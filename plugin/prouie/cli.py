@@ -22,6 +22,8 @@ COMMANDS = (
     "quickstart",
     "perturb",
     "robustness",
+    "lda",
+    "lda_score",
 )
 
 

@@ -1,4 +1,4 @@
-"""Robust UIE (arXiv 2503.03201): RUIE-Bench perturbations and the robustness report."""
+"""Robust UIE (arXiv 2503.03201): perturbations, robustness report and LDA."""
 
 from prouie.robust.kinds import APPLIES_TO, COMBINATIONS, LLM_TYPES, RULE_TYPES, TYPES, parse_types
 from prouie.robust.perturb import RuleOptions, TypeSummary, perturb, rule_perturb
