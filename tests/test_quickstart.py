@@ -12,6 +12,7 @@ from prouie.cli import main as prouie_main
 from prouie.quickstart import corpus
 from prouie.quickstart.pipeline import PRESETS, SFT_STAGES, Quickstart, recipes_dir
 from prouie.records import iter_jsonl
+from prouie.robust.kinds import RULE_TYPES
 from prouie.targets import render_target, round_trips
 
 # The only recipe keys the quickstart may override: model, sizes, paths and CPU settings.
@@ -91,6 +92,9 @@ def test_overrides_only_change_model_sizes_and_cpu_settings(tmp_path: Path) -> N
         assert set(keys) <= ALLOWED_OVERRIDES
         assert set(keys) <= set(recipe), set(keys) - set(recipe)  # overridden, never added
         assert ("model_name_or_path" in keys) == (stage == SFT_STAGES[0])
+    lda_recipe = yaml.safe_load((recipes_dir() / "lda_train.yaml").read_text())
+    keys = {w.split("=", 1)[0] for w in qs.size_words(1)}
+    assert keys <= ALLOWED_OVERRIDES and keys <= set(lda_recipe), keys - set(lda_recipe)
 
 
 @pytest.mark.framework
@@ -118,8 +122,34 @@ def test_quickstart_runs_every_stage_and_a_rerun_skips_them(
     md = report.read_text()
     assert "| cm_phase3 |" in md and "| sa |" in md and "![f1](f1.png)" in md
     assert (out / "report" / "f1.png").is_file() and (out / "report" / "length.png").is_file()
+    # Robust UIE: every rule-based type in the robustness table, both LDA selections reported.
+    for name in ("final", "lda"):
+        rob = json.loads((out / "report" / f"robustness_{name}" / "robustness.json").read_text())
+        assert set(rob["types"]) == {"original", *RULE_TYPES}
+    assert set(result["lda"]) == {"loss", "random"}
+    for doc in result["lda"].values():
+        assert [r["round"] for r in doc["rounds"]] == [0, 1]
+    assert "## Robustness" in md and "| typo_injection | lowercase |" in md
+    assert "## LDA: one round" in md and "| random |" in md
 
     assert prouie_main(["quickstart", "--sizes", "ci", "--out", str(out)]) == 0
     second = capsys.readouterr().out
     steps = [line for line in second.splitlines() if line.startswith("[")]
     assert steps and all("done before, skipped" in line for line in steps), second
+
+
+def test_user_data_replaces_the_embedded_corpus(tmp_path: Path) -> None:
+    mine = corpus.generate(train=5, validation=2, test=3, seed=9)
+    corpus.write(mine, tmp_path / "mine")
+    qs = Quickstart(tmp_path / "work", PRESETS["ci"], data=tmp_path / "mine")
+    qs.write_corpus()
+    assert not (tmp_path / "work" / "records" / "ner_train.jsonl").exists()
+    assert [r["id"] for r in iter_jsonl(qs.test_file)] == [
+        ex["id"] for task in corpus.CORPUS_TASKS for ex in mine["test"][task]
+    ]
+    assert qs.split_file("re", "train") == tmp_path / "mine" / "re_train.jsonl"
+
+
+def test_llm_perturbations_need_a_model_name(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--llm-model"):
+        Quickstart(tmp_path, base_url="http://127.0.0.1:8000/v1")

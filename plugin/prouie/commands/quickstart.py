@@ -1,4 +1,4 @@
-"""``prouie quickstart``: ProUIE's stages end to end on the embedded corpus and a tiny local model."""
+"""``prouie quickstart``: both papers end to end on the embedded corpus and a tiny local model."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "quickstart",
-        help="run the whole method on a CPU in minutes: corpus, tiny model, CM -> SA -> DE, report",
+        help="both papers on a CPU in minutes: corpus, tiny model, CM -> SA -> DE, perturbations, "
+        "LDA, robustness, one report",
         description="Write the embedded NER/RE/EE corpus, build a tiny model from scratch, train "
         "CM phase 1 -> 2 -> 3 -> SA with llamafactory-cli and the project's recipes, DE with TRL "
-        "and SFR, evaluate on the test split after every stage and write one report. A rerun "
-        "skips the steps whose outputs exist.",
+        "and SFR, evaluate on the test split after every stage; then perturb every split, run one "
+        "LDA round (loss-guided and random selection) and report the robustness of the final and "
+        "the LDA model. Writes one report. A rerun skips the steps whose outputs exist.",
     )
     p.add_argument(
         "--out",
@@ -33,7 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train/validation/test; `prouie convert` writes them from any supported format) instead of "
         "the embedded corpus",
     )
-    p.add_argument("--base-url", help="OpenAI-compatible endpoint for the LLM-based perturbations")
+    p.add_argument(
+        "--base-url",
+        help="OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1 of `vllm serve`): adds the "
+        "LLM-based perturbations; the API key is read from OPENAI_API_KEY",
+    )
+    p.add_argument("--llm-model", help="model name the --base-url server knows")
     p.add_argument(
         "--sizes",
         default="default",
@@ -54,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         data=args.data,
         base_url=args.base_url,
+        llm_model=args.llm_model,
         log=lambda line: print(line, flush=True),
     )
     start = time.perf_counter()

@@ -58,6 +58,84 @@ def output_lengths(qs: Quickstart) -> dict[str, dict[str, float]]:
     return out
 
 
+def robustness_scores(qs: Quickstart) -> dict[str, dict[str, Any]]:
+    """``model name -> prouie robustness's result`` for the robustness steps that finished."""
+    out = {}
+    for name in qs.robustness_models():
+        path = qs.robustness_dir(name) / "robustness.json"
+        if path.is_file():
+            out[name] = json.loads(path.read_text("utf-8"))
+    return out
+
+
+def lda_rounds(qs: Quickstart) -> dict[str, dict[str, Any]]:
+    """``selection -> prouie lda's report`` for the LDA runs that finished."""
+    out = {}
+    for selection in ("loss", "random"):
+        path = qs.work / "lda" / selection / "lda_report.json"
+        if path.is_file():
+            out[selection] = json.loads(path.read_text("utf-8"))
+    return out
+
+
+def robust_markdown(result: dict[str, Any]) -> list[str]:
+    """The Robust UIE sections: F1 and drop per perturbation type, and the LDA round."""
+    out: list[str] = []
+    robustness = result.get("robustness") or {}
+    if robustness:
+        out += [
+            "## Robustness (test F1 %, and its drop in points)",
+            "",
+            "Each type's drop is against the original sentences it was made from "
+            "(`prouie robustness`; details in `robustness_<model>/robustness.md`). The final model "
+            "is ProUIE's (after DE); the LDA model is the final model after the loss-guided round.",
+            "",
+        ]
+        kinds: list[str] = []
+        for rob in robustness.values():
+            kinds += [k for k in rob["types"] if k != "original" and k not in kinds]
+        rows = []
+        for name, rob in robustness.items():
+            for task, t in rob["tasks"].items():
+                cells = t["rows"]["all"]
+                row = [name, task.upper(), f"{100 * cells['original']['f1']:.1f}"]
+                for k in kinds:
+                    c = cells.get(k)
+                    row.append(
+                        "-" if c is None else f"{100 * c['f1']:.1f} (drop {100 * c['drop']:.1f})"
+                    )
+                rows.append(row)
+        out += _table(["model", "task", "original", *kinds], rows, left=2) + [""]
+    lda = result.get("lda")
+    if lda:
+        out += [
+            "## LDA: one round on the augmented training data",
+            "",
+            "Validation F1 (points, mean of the tasks' main metrics on original and perturbed "
+            "validation sentences) before the round (the final model) and after it, for the "
+            "loss-guided selection and the random-selection baseline of the same size "
+            "(`prouie lda`; reports in `lda/<selection>/`).",
+            "",
+        ]
+        rows = []
+        for selection, doc in lda.items():
+            r0 = next((r for r in doc["rounds"] if r["round"] == 0), None)
+            r1 = next((r for r in doc["rounds"] if r["round"] == 1), None)
+            if r0 is None or r1 is None or r0["f1"] is None or r1["f1"] is None:
+                continue
+            rows.append(
+                [
+                    selection,
+                    str(r1["samples"]),
+                    f"{r0['f1']:.1f}",
+                    f"{r1['f1']:.1f}",
+                    f"{r1['f1'] - r0['f1']:+.1f}",
+                ]
+            )
+        out += _table(["selection", "samples", "before", "after", "gain"], rows) + [""]
+    return out
+
+
 def to_markdown(result: dict[str, Any]) -> str:
     """The report's Markdown from :func:`collect`'s result."""
     out = ["# prouie quickstart", ""]
@@ -96,6 +174,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         ratio = f"{sa / cm:.2f}" if cm and sa is not None else "-"
         rows.append([task.upper(), *cells, ratio])
     out += _table(["task", "CM", "SA", "SA / CM"], rows) + [""]
+    out += robust_markdown(result)
     out += ["## Time per step", ""]
     rows = [[name, f"{sec:.1f}"] for name, sec in result["timings"].items()]
     rows.append(["**total**", f"**{sum(result['timings'].values()):.1f}**"])
@@ -107,7 +186,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         "",
     ]
     for chart in result["charts"]:
-        out += [f"![{Path(chart).stem}]({Path(chart).name})", ""]
+        rel = Path(os.path.relpath(chart, result["report_dir"]))
+        out += [f"![{rel.with_suffix('').as_posix().lstrip('./')}]({rel.as_posix()})", ""]
     return "\n".join(out)
 
 
@@ -169,11 +249,18 @@ def write_report(qs: Quickstart, timings: dict[str, float], sizes_name: str = "d
         "sizes_name": sizes_name,
         "scores": stage_scores(qs),
         "lengths": output_lengths(qs),
+        "robustness": robustness_scores(qs),
+        "lda": lda_rounds(qs),
         "timings": timings,
         "load_average": list(os.getloadavg()),
         "cpus": os.cpu_count(),
     }
-    result["charts"] = [str(p) for p in plot(result, out_dir)]
+    result["report_dir"] = str(out_dir)
+    charts = plot(result, out_dir)
+    made = [qs.robustness_dir(name) / "robustness.png" for name in qs.robustness_models()]
+    made += [qs.work / "lda" / sel / "lda_report.png" for sel in ("loss", "random")]
+    charts += [p for p in made if p.is_file()]
+    result["charts"] = [str(p) for p in charts]
     (out_dir / "quickstart.json").write_text(json.dumps(result, indent=1), "utf-8")
     md = out_dir / "quickstart.md"
     md.write_text(to_markdown(result) + "\n", "utf-8")
