@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 SHARED  ?= ../shared/data
 OUT     ?= out
 
-.PHONY: install test test-fast lint format bench quickstart clean
+.PHONY: install test test-fast lint format bench quickstart sample-data clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,9 +34,18 @@ format:
 bench:
 	$(BIN)/python benchmarks/prepare_throughput.py --records 200000 --memory
 
-# The main job on the real sample data: canonical records, the exact CM/SA stage mixes for the
+# The whole method on a CPU: embedded corpus, tiny local model, CM -> SA (llamafactory-cli and the
+# recipes), DE (TRL + SFR), an evaluation after every stage and one report. Creates .venv when it
+# is missing; a rerun skips the steps whose outputs exist.
+$(BIN)/prouie: | $(BIN)/python
+	$(MAKE) install
+
+quickstart: $(BIN)/prouie
+	$(BIN)/prouie quickstart --out $(OUT)/quickstart
+
+# The data side on the real sample data: canonical records, the exact CM/SA stage mixes for the
 # recipes (prouie plan), materialised alpaca files (prouie prepare) and Table 6 statistics.
-quickstart:
+sample-data:
 	$(BIN)/prouie convert --input $(SHARED)/phee/test.json --format phee --out $(OUT)/records/phee.jsonl
 	$(BIN)/prouie convert --input $(SHARED)/fewrel/val_wiki.json --format fewrel --out $(OUT)/records/fewrel.jsonl
 	$(BIN)/prouie convert --input $(SHARED)/wikigold/wikigold.conll.txt --format conll --out $(OUT)/records/wikigold.jsonl

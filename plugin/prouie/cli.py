@@ -20,6 +20,7 @@ COMMANDS = (
     "evaluate",
     "export_rl",
     "de",
+    "quickstart",
     "perturb",
     "robustness",
     "doctor",
