@@ -46,7 +46,7 @@ import orjson
 
 from prouie.units import Problem, Units, empty_units, units_from_obj
 
-__all__ = ["Parsed", "Problem", "Reference", "parse_output", "reference"]
+__all__ = ["Parsed", "Problem", "parse_output"]
 
 # The caps on the search and on repair (see the module docstring): with them the worst output of
 # benchmarks/adversarial_parse.py stays within 20x a clean output of the same length, and a
@@ -64,18 +64,6 @@ class Parsed(NamedTuple):
     units: Units
     problems: list[Problem]
     ok: bool = True
-
-
-class Reference(NamedTuple):
-    """Target objects proven to parse to ``units`` with no problem (see :func:`reference`).
-
-    An output that decodes, with no problem, to one of them needs no unit extraction: the parser
-    returns ``units`` itself. In GRPO most rollouts of a trained model are exactly the target, and
-    the reference is built once per prompt for all its rollouts.
-    """
-
-    objects: tuple[dict[str, Any], ...]
-    units: Units
 
 
 class _DupDict(dict):
@@ -137,54 +125,17 @@ _TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[{}\[\],]|"', re.S)
 _SEPARATOR_ENDS = "|,;:"  # how the value grammar's separators (" | ", ", ", "; ", ": ") start
 
 
-def reference(
-    targets: Any,
-    task: str,
-    labels: list[str] | tuple[str, ...],
-    roles: list[str] | tuple[str, ...] | None = None,
-    input_text: str | None = None,
-) -> Reference | None:
-    """A :class:`Reference` from gold target texts (e.g. the SA target; its CM form is added).
-
-    Each target goes through the parser once; only targets that parse with no problem to one and
-    the same units are kept, so the shortcut can never give an answer the parser would not. None
-    when no target qualifies.
-
-    >>> ref = reference(['{"person": "Kevin"}'], "ner", ["person", "place"], input_text="Kevin")
-    >>> [sorted(o.items()) for o in ref.objects]
-    [[('person', 'Kevin')], [('person', 'Kevin'), ('place', '')]]
-    >>> parse_output('{"place": "", "person": "Kevin"}', "ner", ["person", "place"], None, "Kevin",
-    ...              ref).units is ref.units
-    True
-    """
-    objects: list[dict[str, Any]] = []
-    units: Units | None = None
-    for target in targets:
-        obj, problems = _read(target, labels)
-        if obj is None or problems or not all(type(v) is str for v in obj.values()):
-            continue
-        got, problems = units_from_obj(obj, task, labels, roles, input_text)
-        if problems or (units is not None and got != units):
-            continue
-        units = got
-        full = {label: obj.get(label, "") for label in labels}  # its CM form: every key
-        objects.extend(o for o in (obj, full) if o not in objects)
-    return Reference(tuple(objects), units) if units is not None else None
-
-
 def parse_output(
     text: Any,
     task: str,
     labels: list[str] | tuple[str, ...],
     roles: list[str] | tuple[str, ...] | None = None,
     input_text: str | None = None,
-    ref: Reference | None = None,
 ) -> Parsed:
     """Parse a model output into units of ``task`` for the label schema; never raises.
 
     ``input_text`` (the sentence) enables the ``not_substring`` check. ``ok`` is False only when no
-    JSON object could be read; the units are then empty. ``ref`` (from :func:`reference`, built
-    with the same schema and input) lets an output equal to a gold target skip unit extraction.
+    JSON object could be read; the units are then empty.
 
     >>> p = parse_output('<think>\\n</think>\\n{"person": "Kevin | Therese"}', "ner", ["person"],
     ...                  input_text="Kevin and Therese")
@@ -197,8 +148,6 @@ def parse_output(
         obj, problems = _read(text, labels)
         if obj is None:
             return Parsed(empty_units(task, labels), problems, False)
-        if ref is not None and not problems and obj in ref.objects:
-            return Parsed(ref.units, [], True)  # equal objects parse alike
         units, more = units_from_obj(obj, task, labels, roles, input_text)
         return Parsed(units, problems + more, True)
     except Exception as exc:  # pragma: no cover - a bug guard: parsing must never raise
