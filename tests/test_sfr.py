@@ -281,7 +281,7 @@ _arg_sets = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(_arg_sets, _arg_sets)
 def test_max_overlap_is_the_best_one_to_one_matching(gold: list, pred: list) -> None:
     # Brute force over every one-to-one matching of the smaller side into the larger.
@@ -603,7 +603,7 @@ def test_cached_results_are_not_shared() -> None:
 # ----------------------------------------------------------------------------- properties
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(st.text(max_size=60), st.sampled_from(["ner", "re", "ee", "slot"]))
 def test_any_output_scores_in_range_and_never_raises(text: str, task: str) -> None:
     gold = {
@@ -621,7 +621,7 @@ def test_any_output_scores_in_range_and_never_raises(text: str, task: str) -> No
 unit_text = st.sampled_from(["a", "b", "c", "d"])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(
     st.frozensets(st.tuples(st.sampled_from(["x", "y"]), unit_text), max_size=4),
     st.frozensets(st.tuples(st.sampled_from(["x", "y"]), unit_text), max_size=4),

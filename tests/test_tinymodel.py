@@ -27,7 +27,7 @@ def test_loads_offline_and_is_tiny(tiny_model: Path) -> None:
         assert model(ids).logits.shape == (1, ids.shape[1], len(tok))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(text=st.text())
 def test_decoding_is_exact_for_any_text(tiny_model: Path, text: str) -> None:
     tok = _tokenizer(tiny_model)
