@@ -146,3 +146,19 @@ def atomic_open(path: str | Path) -> Iterator[IO[str]]:
     path = Path(path)
     with atomic_files(path.parent) as outs:
         yield outs.get(path.name)
+
+
+def repair_tail(path: Path) -> bool:
+    """Cut a torn last line off an appended file (a run killed while writing it); True when
+    something was cut. Every resumable output (predictions, perturbations, LDA scores) calls it
+    before it reads or appends."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    with path.open("rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return False
+        fh.seek(0)
+        data = fh.read()
+        fh.truncate(data.rfind(b"\n") + 1)
+    return True

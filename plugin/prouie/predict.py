@@ -15,13 +15,13 @@ the resumable predictions file.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prouie.paths import atomic_open, repair_tail
 from prouie.records import Example, RecordError, iter_rows, validate_example
 from prouie.targets import STAGES, instruction_for, render_target
 
@@ -436,13 +436,9 @@ def _existing_rows(out: Path) -> tuple[list[dict[str, Any]], int]:
     """
     if not out.exists():
         return [], 0
-    raw = out.read_bytes()
-    keep = raw[: raw.rfind(b"\n") + 1]
-    if len(keep) != len(raw):
-        with out.open("r+b") as fh:
-            fh.truncate(len(keep))
+    repair_tail(out)
     rows, total = [], 0
-    for lineno, line in enumerate(keep.decode("utf-8").splitlines(), 1):
+    for lineno, line in enumerate(out.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         total += 1
@@ -488,8 +484,6 @@ def _rewrite_in_order(prompts: list[str], out: Path) -> None:
 
 
 def _write_rows(out: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(out) as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)

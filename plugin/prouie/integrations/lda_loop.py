@@ -17,6 +17,7 @@ them (plus the original data when ``mix_original``), and evaluates. The rule of
 from __future__ import annotations
 
 import gc
+import json
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from prouie.paths import atomic_open
 from prouie.records import Example, RecordError, iter_jsonl
 from prouie.robust.lda import (
     LdaConfig,
@@ -102,10 +104,10 @@ def score(cfg: LdaConfig, model: str, records: list[Example], path: Path) -> dic
     opts: dict[str, Any] = dict(cfg.scoring)
     if cfg.launcher:
         src = path.with_name("scoring_input.jsonl")
-        if not src.exists():
-            import json
-
-            src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        if not src.exists():  # written whole or not at all, so a resumed run can trust it
+            with atomic_open(src) as fh:
+                for r in records:
+                    fh.write(json.dumps(r, ensure_ascii=False) + "\n")
         cmd = [*cfg.launcher, "-m", "prouie.cli", "lda-score", "--model", model]
         cmd += ["--records", str(src), "--out", str(path), "--stage", cfg.stage]
         cmd += ["--template", cfg.template, "--cutoff-len", str(cfg.cutoff_len)]

@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from prouie.paths import atomic_open
 from prouie.records import Example, Span, new_example, validate_example
 
 DATASET = "quickstart"
@@ -122,15 +123,12 @@ def write(splits: dict[str, dict[str, list[Example]]], out_dir: str | Path) -> d
     """Write ``<task>_<split>.jsonl`` files into ``out_dir`` (through temporary files); return the
     paths keyed ``<task>_<split>``."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for split, by_task in splits.items():
         for task, records in by_task.items():
             path = out / f"{task}_{split}.jsonl"
-            tmp = path.with_suffix(".jsonl.tmp")
-            with tmp.open("w", encoding="utf-8") as fh:
+            with atomic_open(path) as fh:
                 for ex in records:
                     fh.write(json.dumps(ex, ensure_ascii=False) + "\n")
-            tmp.replace(path)
             paths[f"{task}_{split}"] = path
     return paths

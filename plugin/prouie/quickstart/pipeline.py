@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prouie.paths import atomic_open
 from prouie.quickstart import corpus
 
 CM_STAGES = ("cm_phase1", "cm_phase2", "cm_phase3")
@@ -473,8 +474,6 @@ class Quickstart:
 
 def _concat(parts: list[Path], out: Path) -> None:
     """Write the files ``parts`` one after the other into ``out`` (through a temporary file)."""
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(out) as fh:
         for part in parts:
             fh.write(part.read_text("utf-8"))
-    tmp.replace(out)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import os
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from prouie.paths import atomic_open, repair_tail
 from prouie.records import Example, RecordError, validate_example
 
 ORIGINAL = "original"  # the perturbation group of a record that carries no meta.perturbation
@@ -57,11 +57,10 @@ def read_scores(path: str | Path) -> dict[str, float | None]:
 
 
 def _write_lines(path: Path, lines: Iterable[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    """``lines`` as the whole of ``path``, replaced at once (:func:`prouie.paths.atomic_open`)."""
+    with atomic_open(path) as fh:
         for line in lines:
             fh.write(line + "\n")
-    os.replace(tmp, path)
 
 
 def _line(sid: str, loss: float | None, tokens: int) -> str:
@@ -77,9 +76,7 @@ def score_writer(path: str | Path) -> Iterator[Callable[[str, float | None, int]
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and not path.read_bytes().endswith(b"\n") and path.stat().st_size:
-        good = [ln for ln in path.read_text(encoding="utf-8").splitlines()[:-1] if ln.strip()]
-        _write_lines(path, good)
+    repair_tail(path)
     with path.open("a", encoding="utf-8") as fh:
 
         def write(sid: str, loss: float | None, tokens: int) -> None:

@@ -15,7 +15,6 @@ next run retries it.
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prouie.paths import repair_tail
 from prouie.records import Example, RecordError, iter_json_lines
 from prouie.robust import llm
 from prouie.robust.kinds import APPLIES_TO, LLM_TYPES
@@ -106,20 +106,6 @@ def rule_perturb(
     if not edits:
         return None
     return _derive(apply_edits(record, edits), record, kind, seed)
-
-
-def repair_tail(path: Path) -> bool:
-    """Cut a torn last line (a run killed while writing it); True when something was cut."""
-    if not path.exists() or path.stat().st_size == 0:
-        return False
-    with path.open("rb+") as fh:
-        fh.seek(-1, os.SEEK_END)
-        if fh.read(1) == b"\n":
-            return False
-        fh.seek(0)
-        data = fh.read()
-        fh.truncate(data.rfind(b"\n") + 1)
-    return True
 
 
 def done_keys(output: Path, rejects: Path) -> set[str]:
