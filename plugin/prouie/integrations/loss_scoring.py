@@ -336,20 +336,14 @@ class VllmLossScorer:
 
 
 def choose_backend(backend: str = "auto") -> str:
-    """``auto``: vLLM when it is importable and a GPU is visible, else transformers."""
+    """:func:`prouie.predict.choose_backend` for scoring, which has no served (``openai``) backend."""
+    from prouie.predict import choose_backend as choose_generation_backend
+
     if backend not in BACKENDS:
         raise ValueError(
             f"unknown scoring backend {backend!r}; expected one of {', '.join(BACKENDS)}"
         )
-    if backend != "auto":
-        return backend
-    import importlib.util
-
-    if importlib.util.find_spec("vllm") is None:
-        return "transformers"
-    import torch
-
-    return "vllm" if torch.cuda.is_available() else "transformers"
+    return choose_generation_backend(backend)
 
 
 def make_scorer(model: str | Path, backend: str = "auto", **kwargs: Any) -> Any:

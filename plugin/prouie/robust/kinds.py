@@ -41,7 +41,6 @@ def parse_types(spec: str | None) -> list[str]:
     >>> parse_types("lowercase,typo_injection")
     ['typo_injection', 'lowercase']
     """
-    import difflib
 
     groups = {"all": TYPES, "rule": RULE_TYPES, "llm": LLM_TYPES}
     chosen: set[str] = set()
@@ -52,7 +51,8 @@ def parse_types(spec: str | None) -> list[str]:
         elif name in TYPES:
             chosen.add(name)
         else:
-            close = difflib.get_close_matches(name, [*TYPES, *groups], n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            from prouie.settings import suggest  # only on this error: it loads pydantic
+
+            hint = suggest(name, [*TYPES, *groups])
             raise ValueError(f"unknown perturbation type {name!r}{hint}; known: {', '.join(TYPES)}")
     return [t for t in TYPES if t in chosen]

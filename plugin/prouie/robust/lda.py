@@ -10,7 +10,6 @@ baseline (the paper's ablation) draws the same number of samples from each group
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import random
@@ -22,6 +21,7 @@ from typing import Any
 
 from prouie.paths import atomic_open, repair_tail
 from prouie.records import Example, RecordError, validate_example
+from prouie.settings import suggest
 
 ORIGINAL = "original"  # the perturbation group of a record that carries no meta.perturbation
 SELECTIONS = ("loss", "random")
@@ -292,9 +292,7 @@ class LdaConfig:
         names = [f.name for f in fields(cls)]
         for key in raw:
             if key not in names:
-                near = difflib.get_close_matches(str(key), names, n=1)
-                hint = f"; did you mean {near[0]!r}?" if near else ""
-                raise ValueError(f"{where}: unknown setting {key!r}{hint}")
+                raise ValueError(f"{where}: unknown setting {key!r}{suggest(str(key), names)}")
         for key in ("model", "original", "augmented", "validation"):
             if not isinstance(raw.get(key), str) or not raw[key]:
                 raise ValueError(f"{where}: {key!r} is required (a path)")
