@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from prouie.metrics import Evaluator
-from prouie.parsing import parse_output
+from prouie.parsing import Parsed, parse_output
 from prouie.predict import cut_at_stop, stop_strings
 from prouie.prompts import PromptReader, PromptSchema
 from prouie.records import TASKS, Example, RecordError, iter_json_lines, validate_example
@@ -269,6 +269,17 @@ def _from_prompt(
     return Item(where, rec, pred, gold.units)
 
 
+def parse_item(item: Item) -> tuple[Units, Parsed]:
+    """The gold units of an item and its parsed prediction: what :func:`score_items` adds to an
+    :class:`~prouie.metrics.Evaluator` (``Evaluator.add(dataset, gold, parsed)``), for callers
+    that add one output to several evaluators."""
+    rec = item.record
+    parsed = parse_output(
+        item.prediction, rec["task"], rec["labels"], rec.get("roles") or None, rec["text"]
+    )
+    return (item.gold if item.gold is not None else units_from_example(rec)), parsed
+
+
 def score_items(
     items: Iterable[Item],
     evaluator: Evaluator | None = None,
@@ -290,10 +301,7 @@ def score_items(
         items = tqdm(items, total=total, desc="scoring", unit="output", mininterval=0.5)
     for item in items:
         rec = item.record
-        parsed = parse_output(
-            item.prediction, rec["task"], rec["labels"], rec.get("roles") or None, rec["text"]
-        )
-        gold = item.gold if item.gold is not None else units_from_example(rec)
+        gold, parsed = parse_item(item)
         ev.add(rec.get("dataset") or "", gold, parsed)
         if not details:
             continue

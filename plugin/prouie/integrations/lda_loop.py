@@ -129,7 +129,7 @@ def evaluate(cfg: LdaConfig, model: str, out_dir: Path) -> tuple[float, dict[str
     """Validation F1 (points) of ``model``, overall and per perturbation type, through prouie's
     predict and evaluate code; the predictions and report stay in ``out_dir``."""
     from prouie import predict as pr
-    from prouie.evaluation import read_predictions, score_items
+    from prouie.evaluation import parse_item, read_predictions
     from prouie.metrics import Evaluator
     from prouie.report import to_markdown, write_json
 
@@ -157,9 +157,10 @@ def evaluate(cfg: LdaConfig, model: str, out_dir: Path) -> tuple[float, dict[str
     overall = Evaluator()
     by_kind: dict[str, Evaluator] = {}
     for item in read_predictions(preds):
+        gold, parsed = parse_item(item)  # parsed once, counted overall and in its group
         kind = group_of(item.record)[1]
         for ev in (overall, by_kind.setdefault(kind, Evaluator())):
-            score_items([item], ev)
+            ev.add(item.record.get("dataset") or "", gold, parsed)
     result = overall.result()
     write_json(result, out_dir / "report.json")
     (out_dir / "report.md").write_text(to_markdown(result, "LDA validation") + "\n")

@@ -1,9 +1,9 @@
 """The robustness report: F1 on the original records and on each perturbation type, and the drop.
 
 Predictions (from ``prouie predict``, or LLaMA-Factory joined to their records) are grouped by the
-``meta.perturbation`` of their record; records without one are the originals. Each group is scored
-with :func:`prouie.evaluation.score_items` (the same parser, units and metrics as ``prouie
-evaluate``). The drop of a type is measured against the originals *that type was made from*
+``meta.perturbation`` of their record; records without one are the originals. Each output is
+parsed once with :func:`prouie.evaluation.parse_item` (the same parser, units and metrics as
+``prouie evaluate``) and counted in its group and in the baselines it belongs to. The drop of a type is measured against the originals *that type was made from*
 (``meta.parent_id``): a type that only applies to some records (typos need a long word, Replace
 Triple a relation) is compared with the same records unperturbed. The layout follows the paper's
 RUIE-Bench results: per task, one row per data set, the original F1 then each type's F1 with its
@@ -16,10 +16,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from prouie.evaluation import Item, score_items
+from prouie.evaluation import Item, parse_item
 from prouie.metrics import MAIN_METRIC, Evaluator
+from prouie.parsing import Parsed
+from prouie.records import Example
 from prouie.report import _bars, _pct, _table, pyplot, save
 from prouie.robust.kinds import TYPES
+from prouie.units import Units
 
 ORIGINAL = "original"
 
@@ -35,8 +38,14 @@ def _f1(result: dict[str, Any], task: str, dataset: str | None) -> float | None:
     return None if d is None else d["scores"][metric]["f1"]
 
 
-def _score(items: list[Item], loose_match: bool) -> dict[str, Any]:
-    evaluator, _ = score_items(items, Evaluator(loose_match=loose_match))
+# An output parsed once: its record, gold units and parse (an original is also every baseline).
+Scored = tuple[Example, Units, Parsed]
+
+
+def _score(outputs: list[Scored], loose_match: bool) -> dict[str, Any]:
+    evaluator = Evaluator(loose_match=loose_match)
+    for rec, gold, parsed in outputs:
+        evaluator.add(rec.get("dataset") or "", gold, parsed)
     return evaluator.result()
 
 
@@ -49,13 +58,14 @@ def robustness(items: Iterable[Item], *, loose_match: bool = False) -> dict[str,
     it was made from), ``drop`` (baseline - f1) and ``relative_drop`` (drop / baseline), and ``n``;
     the dataset ``"all"`` is the micro score over the task's data sets.
     """
-    groups: dict[str, list[Item]] = {}
-    originals: dict[str, Item] = {}
+    groups: dict[str, list[Scored]] = {}
+    originals: dict[str, Scored] = {}
     for item in items:
+        scored = (item.record, *parse_item(item))
         kind = (item.record.get("meta") or {}).get("perturbation") or ORIGINAL
-        groups.setdefault(kind, []).append(item)
+        groups.setdefault(kind, []).append(scored)
         if kind == ORIGINAL:
-            originals[item.record["id"]] = item
+            originals[item.record["id"]] = scored
     kinds = [k for k in (ORIGINAL, *TYPES) if k in groups]
     kinds += sorted(set(groups) - set(kinds))
     tasks: dict[str, Any] = {}
@@ -66,7 +76,8 @@ def robustness(items: Iterable[Item], *, loose_match: bool = False) -> dict[str,
         baseline = original_result
         if kind != ORIGINAL:
             parents = [
-                originals.get((i.record.get("meta") or {}).get("parent_id")) for i in groups[kind]
+                originals.get((rec.get("meta") or {}).get("parent_id"))
+                for rec, _, _ in groups[kind]
             ]
             missing_parents[kind] = sum(p is None for p in parents)
             baseline = _score([p for p in parents if p is not None], loose_match)
