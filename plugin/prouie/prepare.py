@@ -13,7 +13,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
-from prouie.paths import atomic_files, atomic_open
+from prouie.paths import AtomicFiles, atomic_files, atomic_open
 from prouie.readers import ReadStats
 from prouie.records import Example, RecordError, load_json, read_text
 from prouie.targets import instruction_for, render_target, round_trips
@@ -70,13 +70,23 @@ def _prepared_name(ex: Example, stage: str, split: str | None) -> str:
     return entry_name(stage, ex["task"], ex.get("dataset") or "data", split)
 
 
-def update_dataset_info(out_dir: Path, entries: dict[str, dict[str, Any]]) -> Path:
-    """Add or replace entries in ``out_dir/dataset_info.json``, keeping every other entry."""
+def update_dataset_info(
+    out_dir: Path, entries: dict[str, dict[str, Any]], outs: AtomicFiles | None = None
+) -> Path:
+    """Add or replace entries in ``out_dir/dataset_info.json``, keeping every other entry.
+
+    ``outs``: the atomic group of the files the entries name, so that the index and its files
+    are replaced together; without it the index is replaced on its own.
+    """
     path = out_dir / "dataset_info.json"
     info = read_dataset_info(path)
     info.update(entries)
-    with atomic_open(path) as fh:
-        fh.write(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(info, indent=2, ensure_ascii=False) + "\n"
+    if outs is not None:
+        outs.get(path.name).write(text)
+    else:
+        with atomic_open(path) as fh:
+            fh.write(text)
     return path
 
 
@@ -156,7 +166,7 @@ def prepare_alpaca(
             for fname in report.files
         }
         if entries:
-            update_dataset_info(out, entries)
+            update_dataset_info(out, entries, outs)
     return report
 
 
