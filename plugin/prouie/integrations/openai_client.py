@@ -85,17 +85,6 @@ class ChatStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests_sent": self.requests_sent,
-            "answered": self.answered,
-            "cached": self.cached,
-            "retries": self.retries,
-            "failures": dict(sorted(self.failures.items())),
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-        }
-
 
 class AnswerCache:
     """Answers in an SQLite file keyed by a hash of everything that determines them.
@@ -129,9 +118,6 @@ class AnswerCache:
             (key, text, prompt_tokens, completion_tokens),
         )
         self._db.commit()
-
-    def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
 
     def close(self) -> None:
         self._db.close()

@@ -51,6 +51,8 @@ class Rejected(ValueError):
     """An LLM answer that cannot make a valid perturbed record; ``reason`` is one of REASONS."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
+        if reason not in REASONS:  # the rejects file and the summary speak only these words
+            raise ValueError(f"unknown rejection reason {reason!r}")
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)

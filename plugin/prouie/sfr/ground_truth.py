@@ -41,8 +41,7 @@ def encode_ground_truth(ex: Any) -> str:
 
     A JSON object: ``format``, ``id``, ``task``, ``labels``, ``roles`` (EE), ``text`` (the input, which
     the parser needs to split RE pairs) and ``gold``: the SA target text when it parses back to the
-    record's units (one parse per prompt then yields the gold units, and rollouts equal to it skip
-    unit extraction), else the gold units as lists (``pairs`` / ``triples`` / ``groups`` /
+    record's units (one parse per prompt then yields the gold units), else the gold units as lists (``pairs`` / ``triples`` / ``groups`` /
     ``slots``), sorted so that equal records give equal strings, with the SA target beside them as
     ``target`` (for a person reading the data; the reward reads ``gold`` only).
 
