@@ -470,8 +470,8 @@ def test_ner_f1_agrees_with_seqeval_on_synthetic_tags(seed: int) -> None:
     assert 0.3 < f1 < 0.95
 
 
-# The strict path of Evaluator.add counts inline; sentence_counts goes through unit_sets and the
-# Units properties. Both must count alike on any units, repeated event types and shared pairs too.
+# Evaluator.add sums sentence_counts, which goes through unit_sets and the Units properties: the
+# sums must follow the unit definitions on any units, repeated event types and shared pairs too.
 _s = st.sampled_from(["a", "b", "c"])
 _ee_groups = st.frozensets(
     st.tuples(_s, _s, st.frozensets(st.tuples(_s, _s), max_size=3)), max_size=4

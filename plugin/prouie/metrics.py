@@ -54,6 +54,12 @@ class Counts:
     pred: int = 0
     gold: int = 0
 
+    def __iadd__(self, other: Counts) -> Counts:
+        self.tp += other.tp
+        self.pred += other.pred
+        self.gold += other.gold
+        return self
+
     def as_dict(self) -> dict[str, float | int]:
         p, r, f = prf(self.tp, self.pred, self.gold)
         return {
@@ -199,12 +205,8 @@ class Evaluator:
             return
         if pred.task != task:
             raise ValueError(f"prediction parsed as {pred.task!r} for a {task!r} gold record")
-        preds = unit_sets(pred, loose_match=self.loose_match)
-        for m, g in unit_sets(gold, loose_match=self.loose_match).items():
-            p, acc = preds[m], ds.counts[m]
-            acc.tp += len(g & p)
-            acc.pred += len(p)
-            acc.gold += len(g)
+        for m, c in sentence_counts(gold, pred, loose_match=self.loose_match).items():
+            ds.counts[m] += c
 
     def result(self) -> dict[str, Any]:
         """JSON-ready result: per task, per dataset scores and problems, the average row, and the
@@ -263,8 +265,6 @@ def _micro(task: str, scores: Iterable[DatasetScore]) -> dict[str, dict[str, flo
     for m in METRICS[task]:
         c = Counts()
         for ds in scores:
-            c.tp += ds.counts[m].tp
-            c.pred += ds.counts[m].pred
-            c.gold += ds.counts[m].gold
+            c += ds.counts[m]
         out[m] = c.as_dict()
     return out
