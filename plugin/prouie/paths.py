@@ -162,3 +162,10 @@ def repair_tail(path: Path) -> bool:
         data = fh.read()
         fh.truncate(data.rfind(b"\n") + 1)
     return True
+
+
+def recipes_dir() -> Path:
+    """The recipes folder shipped with prouie: ``prouie/recipes`` in an installed wheel, the
+    repository's top-level ``recipes/`` in a clone or an editable install."""
+    installed = Path(__file__).resolve().parent / "recipes"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "recipes"

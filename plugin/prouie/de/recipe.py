@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import field
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError, field_validator
 from pydantic.dataclasses import dataclass
 
+from prouie.paths import recipes_dir
 from prouie.settings import describe
 from prouie.sfr import config_from_kwargs
 
@@ -77,13 +77,7 @@ class PlannedPhase:
 
 def default_recipe_path() -> Path:
     """``recipes/de_trl.yaml`` as installed (``prouie.recipes``) or in a clone."""
-    try:
-        path = Path(str(resources.files("prouie.recipes") / DEFAULT_RECIPE))
-        if path.is_file():
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[3] / "recipes" / DEFAULT_RECIPE
+    return recipes_dir() / DEFAULT_RECIPE
 
 
 def load_recipe(path: str | Path | None = None) -> DERecipe:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prouie.paths import atomic_open
+from prouie.paths import atomic_open, recipes_dir
 from prouie.records import Example, RecordError, iter_jsonl
 from prouie.robust.lda import (
     LdaConfig,
@@ -66,10 +66,8 @@ def find_recipe(path: str) -> Path:
     p = Path(path)
     if p.exists():
         return p
-    here = Path(__file__).resolve().parents[1]
-    for folder in (here / "recipes", here.parents[1] / "recipes"):
-        if (folder / p.name).exists():
-            return folder / p.name
+    if (recipes_dir() / p.name).exists():
+        return recipes_dir() / p.name
     raise FileNotFoundError(f"training recipe not found: {path}")
 
 

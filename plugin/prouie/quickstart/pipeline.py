@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prouie.paths import atomic_open
+from prouie.paths import atomic_open, recipes_dir
 from prouie.quickstart import corpus
 
 CM_STAGES = ("cm_phase1", "cm_phase2", "cm_phase3")
@@ -90,13 +90,6 @@ class Step:
     name: str
     done: Path
     run: Callable[[], Any]
-
-
-def recipes_dir() -> Path:
-    """The project's recipes folder (installed as ``prouie.recipes`` or in a clone)."""
-    from prouie.de import default_recipe_path
-
-    return default_recipe_path().parent
 
 
 def _cli(argv: list[str]) -> None:
