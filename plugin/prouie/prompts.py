@@ -24,9 +24,8 @@ from functools import lru_cache
 from typing import Any
 
 from prouie.predict import CHAT_FORMATS
-from prouie.targets import STAGES, template_dirs
-
-TASKS = ("ner", "re", "ee", "slot")
+from prouie.records import TASKS
+from prouie.targets import STAGES, make_env, template_dirs
 
 _JOIN_LABELS, _JOIN_ROLES = "\x00JL\x00", "\x00JR\x00"
 _LEN_LABELS, _LEN_ROLES = "\x00NL\x00", "\x00NR\x00"
@@ -69,12 +68,7 @@ class _AnyDict(dict):
 def _probe_env(dirs: tuple[str, ...]) -> Any:
     import jinja2
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(list(dirs)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,
-        autoescape=False,
-    )
+    env = make_env(dirs)  # a fresh one: the probe filters below must not reach the shared one
     join, length = env.filters["join"], env.filters["length"]
 
     @jinja2.pass_eval_context

@@ -47,8 +47,9 @@ def _template_dirs(override: str) -> tuple[str, ...]:
     return tuple(dirs)
 
 
-@lru_cache(maxsize=4)
-def _env(dirs: tuple[str, ...]) -> Any:
+def make_env(dirs: tuple[str, ...]) -> Any:
+    """A new jinja2 environment over the template folders ``dirs`` (see :func:`template_dirs`),
+    with the settings every prouie template is rendered with."""
     import jinja2
 
     return jinja2.Environment(
@@ -57,6 +58,12 @@ def _env(dirs: tuple[str, ...]) -> Any:
         keep_trailing_newline=False,
         autoescape=False,
     )
+
+
+@lru_cache(maxsize=4)
+def template_env(dirs: tuple[str, ...]) -> Any:
+    """The shared (cached) environment of ``dirs``: :func:`make_env` once per folder list."""
+    return make_env(dirs)
 
 
 @lru_cache(maxsize=1024)
@@ -70,7 +77,7 @@ def _render_instruction(
 ) -> str:
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
-    template = _env(dirs).get_template(f"{stage}_{task}.jinja")
+    template = template_env(dirs).get_template(f"{stage}_{task}.jinja")
     return template.render(labels=list(labels), roles=list(roles), definitions=dict(definitions))
 
 

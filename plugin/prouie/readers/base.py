@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from prouie.records import (
+    TASKS,
     Example,
     RecordError,
     check_writable,
@@ -78,7 +79,7 @@ class Format:
 
 
 # Options several formats take: one declaration, so every format's flag means the same thing.
-TASK = Option("task", "task (when the input cannot tell)", choices=("ner", "re", "ee", "slot"))
+TASK = Option("task", "task (when the input cannot tell)", choices=TASKS)
 DATASET = Option("dataset", "dataset name (default: from the input)")
 
 _FORMATS: dict[str, Format] = {}

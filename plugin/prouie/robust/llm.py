@@ -26,7 +26,7 @@ from typing import Any
 
 from prouie.records import Example
 from prouie.robust.spans import Edit, SpanBroken, apply_edits, covered, fits, spans
-from prouie.targets import _env, round_trips, template_dirs
+from prouie.targets import round_trips, template_dirs, template_env
 
 CANDIDATES = 3
 MAX_MASKS = 4
@@ -149,7 +149,7 @@ def _plan(record: Example, kind: str) -> Plan | None:
 @lru_cache(maxsize=32)
 def _template(kind: str, dirs: tuple[str, ...]) -> Any:
     # Held once per run: jinja's own cache stats the file on every lookup (~0.4 ms a request).
-    return _env(dirs).get_template(f"perturb_{kind}.jinja")
+    return template_env(dirs).get_template(f"perturb_{kind}.jinja")
 
 
 def messages(p: Plan) -> list[dict[str, str]]:
