@@ -18,7 +18,7 @@ _TASK_TITLES = {
 _METRIC_TITLES = {"entity": "", "relation": "", "trigger": "Trigger ", "argument": "Argument "}
 
 
-def _pct(x: float) -> str:
+def pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
@@ -26,7 +26,7 @@ def _row(cells: list[Any]) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def _table(header: list[str], rows: list[list[Any]], left: int = 1) -> list[str]:
+def markdown_table(header: list[str], rows: list[list[Any]], left: int = 1) -> list[str]:
     align = ["---"] * left + ["---:"] * (len(header) - left)
     return [_row(header), _row(align), *(_row(r) for r in rows)]
 
@@ -53,18 +53,18 @@ def to_markdown(result: dict[str, Any], title: str = "Evaluation") -> str:
             rows = []
             for name, d in datasets.items():
                 s = d["scores"]["exact_acc"]
-                rows.append([name or "-", d["n"], s["total"], s["correct"], _pct(s["accuracy"])])
+                rows.append([name or "-", d["n"], s["total"], s["correct"], pct(s["accuracy"])])
             if len(datasets) > 1:
-                rows.append(["**Avg**", "", "", "", _pct(t["average"]["exact_acc"]["accuracy"])])
-            out += _table(header, rows) + [""]
+                rows.append(["**Avg**", "", "", "", pct(t["average"]["exact_acc"]["accuracy"])])
+            out += markdown_table(header, rows) + [""]
             header = ["Dataset", "Slot", "Correct / Total", "ExactAcc"]
             left = 2
             rows = [
-                [name or "-", slot, f"{a['correct']} / {a['total']}", _pct(a["accuracy"])]
+                [name or "-", slot, f"{a['correct']} / {a['total']}", pct(a["accuracy"])]
                 for name, d in datasets.items()
                 for slot, a in d["per_slot"].items()
             ]
-            out += _table(header, rows, left) + [""]
+            out += markdown_table(header, rows, left) + [""]
             continue
         metrics = t["metrics"]
         header = ["Dataset", "Outputs"]
@@ -76,22 +76,22 @@ def to_markdown(result: dict[str, Any], title: str = "Evaluation") -> str:
             row: list[Any] = [name or "-", d["n"]]
             for m in metrics:
                 s = d["scores"][m]
-                row += [_pct(s["precision"]), _pct(s["recall"]), _pct(s["f1"])]
+                row += [pct(s["precision"]), pct(s["recall"]), pct(s["f1"])]
                 row.append(f"{s['tp']} / {s['pred']} / {s['gold']}")
             rows.append(row)
         if len(datasets) > 1:
             row = ["**Avg**", sum(d["n"] for d in datasets.values())]
             for m in metrics:
                 a = t["average"][m]
-                row += [_pct(a["precision"]), _pct(a["recall"]), f"**{_pct(a['f1'])}**", ""]
+                row += [pct(a["precision"]), pct(a["recall"]), f"**{pct(a['f1'])}**", ""]
             rows.append(row)
             row = ["micro (all)", ""]
             for m in metrics:
                 s = t["micro"][m]
-                row += [_pct(s["precision"]), _pct(s["recall"]), _pct(s["f1"])]
+                row += [pct(s["precision"]), pct(s["recall"]), pct(s["f1"])]
                 row.append(f"{s['tp']} / {s['pred']} / {s['gold']}")
             rows.append(row)
-        out += _table(header, rows) + [""]
+        out += markdown_table(header, rows) + [""]
 
     kinds = problem_kinds(result)
     out += ["## Output problems", ""]
@@ -107,7 +107,7 @@ def to_markdown(result: dict[str, Any], title: str = "Evaluation") -> str:
                     [task, name or "-", d["n"], d["outputs_with_problems"]]
                     + [d["outputs_with"].get(k, 0) for k in kinds]
                 )
-        out += _table(header, rows, left=2) + [""]
+        out += markdown_table(header, rows, left=2) + [""]
     return "\n".join(out)
 
 
@@ -140,7 +140,7 @@ def plot(result: dict[str, Any], path: str | Path) -> Path:
                 f"{m} F1": [d["scores"][m]["f1"] for d in t["datasets"].values()]
                 for m in t["metrics"]
             }
-        _bars(ax, names, series)
+        bar_chart(ax, names, series)
         ax.set_title(_TASK_TITLES.get(task, task), fontsize=10)
         ax.set_ylabel("%")
         ax.set_ylim(0, 115)
@@ -155,7 +155,7 @@ def plot(result: dict[str, Any], path: str | Path) -> Path:
             ]
             for k in kinds
         }
-        _bars(ax, names, series)
+        bar_chart(ax, names, series)
         ax.set_title("Outputs showing each problem kind", fontsize=10)
         ax.set_ylabel("% of outputs")
         ax.set_ylim(0, 115)
@@ -187,7 +187,7 @@ def save(fig: Any, path: str | Path) -> Path:
     return path
 
 
-def _bars(ax: Any, names: list[str], series: dict[str, list[float]]) -> None:
+def bar_chart(ax: Any, names: list[str], series: dict[str, list[float]]) -> None:
     k = max(len(series), 1)
     width = min(0.8 / k, 0.3)
     for i, (label, values) in enumerate(series.items()):

@@ -14,7 +14,9 @@ from statistics import mean
 from typing import Any
 
 from prouie.quickstart.pipeline import Quickstart
-from prouie.report import _table  # the evaluation report's Markdown tables, right-aligned numbers
+from prouie.report import (
+    markdown_table,  # the evaluation report's Markdown tables, right-aligned numbers
+)
 
 # (task, metric, column title): the main metrics of the paper's tables.
 COLUMNS = (
@@ -105,7 +107,7 @@ def robust_markdown(result: dict[str, Any]) -> list[str]:
                         "-" if c is None else f"{100 * c['f1']:.1f} (drop {100 * c['drop']:.1f})"
                     )
                 rows.append(row)
-        out += _table(["model", "task", "original", *kinds], rows, left=2) + [""]
+        out += markdown_table(["model", "task", "original", *kinds], rows, left=2) + [""]
     lda = result.get("lda")
     if lda:
         out += [
@@ -132,7 +134,7 @@ def robust_markdown(result: dict[str, Any]) -> list[str]:
                     f"{r1['f1'] - r0['f1']:+.1f}",
                 ]
             )
-        out += _table(["selection", "samples", "before", "after", "gain"], rows) + [""]
+        out += markdown_table(["selection", "samples", "before", "after", "gain"], rows) + [""]
     return out
 
 
@@ -150,7 +152,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         [name] + [f"{s[t]:.1f}" if t in s else "-" for t in titles]
         for name, s in result["scores"].items()
     ]
-    out += _table(["stage", *titles], rows) + [""]
+    out += markdown_table(["stage", *titles], rows) + [""]
     out += [
         "CM stages are asked with the CM prompt, SA and DE with the concise SA prompt. SA trains "
         "RE and EE only (paper A.3), so NER's concise prompt is one no stage trained on; DE's NER "
@@ -173,12 +175,12 @@ def to_markdown(result: dict[str, Any]) -> str:
         cells = [f"{x:.1f}" if x is not None else "-" for x in (cm, sa)]
         ratio = f"{sa / cm:.2f}" if cm and sa is not None else "-"
         rows.append([task.upper(), *cells, ratio])
-    out += _table(["task", "CM", "SA", "SA / CM"], rows) + [""]
+    out += markdown_table(["task", "CM", "SA", "SA / CM"], rows) + [""]
     out += robust_markdown(result)
     out += ["## Time per step", ""]
     rows = [[name, f"{sec:.1f}"] for name, sec in result["timings"].items()]
     rows.append(["**total**", f"**{sum(result['timings'].values()):.1f}**"])
-    out += _table(["step", "seconds"], rows) + [""]
+    out += markdown_table(["step", "seconds"], rows) + [""]
     load = result["load_average"]
     out += [
         f"Load average when the report was written (1, 5, 15 min): {load[0]:.2f}, "

@@ -21,6 +21,7 @@ from typing import Any
 
 from prouie.paths import atomic_open, repair_tail
 from prouie.records import Example, RecordError, validate_example
+from prouie.report import markdown_table, pyplot, save
 from prouie.settings import suggest
 
 ORIGINAL = "original"  # the perturbation group of a record that carries no meta.perturbation
@@ -436,19 +437,19 @@ def write_report(state: LoopState, out_dir: str | Path, *, plot: bool = True) ->
         "",
         f"Augmented samples: {state.augmented_total}. Stop: {state.stop_reason or 'not stopped yet'}.",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" + "---:|" * (len(header) - 1),
     ]
-    for r in rows:
-        cells = [
-            str(r["round"]),
+    rows_md = [
+        [
+            r["round"],
             f"{100 * r['beta']:.2f} %",
-            str(r["samples"]),
+            r["samples"],
             f"{100 * r['cumulative_share']:.2f} %",
             _fmt(r["f1"]),
             *(_fmt(r["f1_by_perturbation"].get(k)) for k in kinds),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
+        for r in rows
+    ]
+    lines += markdown_table(header, rows_md)
     paths = [out / "lda_report.md", out / "lda_report.json"]
     _write_lines(paths[0], lines)
     doc = {
@@ -460,12 +461,9 @@ def write_report(state: LoopState, out_dir: str | Path, *, plot: bool = True) ->
     _write_lines(paths[1], [json.dumps(doc, indent=2, ensure_ascii=False)])
     if plot:
         try:
-            import matplotlib
-        except ImportError:
+            plt = pyplot("the LDA report chart")
+        except ImportError:  # the chart is optional here: the Markdown and JSON are the report
             return paths
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         fig, ax = plt.subplots(figsize=(6, 3.5))
         xs = [r["round"] for r in rows if r["f1"] is not None]
         ax.plot(xs, [r["f1"] for r in rows if r["f1"] is not None], marker="o", label="overall")
@@ -480,8 +478,5 @@ def write_report(state: LoopState, out_dir: str | Path, *, plot: bool = True) ->
         ax.set_ylabel("validation F1")
         ax.set_title(f"LDA ({state.selection})")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "lda_report.png", dpi=100)
-        plt.close(fig)
-        paths.append(out / "lda_report.png")
+        paths.append(save(fig, out / "lda_report.png"))
     return paths

@@ -20,7 +20,7 @@ from prouie.evaluation import Item, parse_item
 from prouie.metrics import MAIN_METRIC, Evaluator
 from prouie.parsing import Parsed
 from prouie.records import Example
-from prouie.report import _bars, _pct, _table, pyplot, save
+from prouie.report import bar_chart, markdown_table, pct, pyplot, save
 from prouie.robust.kinds import TYPES
 from prouie.units import Units
 
@@ -126,11 +126,11 @@ def to_markdown(result: dict[str, Any], title: str = "Robustness") -> str:
                 elif "drop" in c:
                     rel = c.get("relative_drop")
                     rel_s = f"{-100 * rel:+.1f}%" if rel is not None else "n/a"
-                    cells.append(f"{_pct(c['f1'])} ({-100 * c['drop']:+.2f}, {rel_s})")
+                    cells.append(f"{pct(c['f1'])} ({-100 * c['drop']:+.2f}, {rel_s})")
                 else:
-                    cells.append(_pct(c["f1"]))
+                    cells.append(pct(c["f1"]))
             rows.append(cells)
-        out += _table(header, rows) + [""]
+        out += markdown_table(header, rows) + [""]
     missing = {k: v for k, v in result.get("missing_parents", {}).items() if v}
     if missing:
         out += [
@@ -150,7 +150,7 @@ def plot(result: dict[str, Any], path: str | Path) -> Path:
     for ax, (task, t) in zip(axes, tasks.items(), strict=False):
         row = t["rows"]["all"]
         kinds = [k for k in result["types"] if k in row]
-        _bars(
+        bar_chart(
             ax,
             [k.replace("_", " ") for k in kinds],
             {f"{t['metric']} F1": [row[k]["f1"] for k in kinds]},
