@@ -14,9 +14,9 @@ from statistics import mean
 from typing import Any
 
 from prouie.quickstart.pipeline import Quickstart
-from prouie.report import (
-    markdown_table,  # the evaluation report's Markdown tables, right-aligned numbers
-)
+
+# The evaluation report's Markdown tables (right-aligned numbers) and matplotlib setup.
+from prouie.report import markdown_table, pyplot, save
 
 # (task, metric, column title): the main metrics of the paper's tables.
 COLUMNS = (
@@ -197,11 +197,8 @@ def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
     """``f1.png`` (F1 per task across the stages) and ``length.png`` (CM vs SA output length);
     none when matplotlib is missing (``pip install "prouie[report]"``)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+        plt = pyplot("the quickstart charts")
+    except ImportError:  # the charts are optional: the Markdown and JSON are the report
         return []
     charts = []
     stages = list(result["scores"])
@@ -214,10 +211,7 @@ def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
     ax.set_ylim(0, 100)
     ax.legend(fontsize=8)
     ax.set_title("F1 after each stage")
-    fig.tight_layout()
-    charts.append(out_dir / "f1.png")
-    fig.savefig(charts[-1], dpi=100)
-    plt.close(fig)
+    charts.append(save(fig, out_dir / "f1.png"))
 
     fig, ax = plt.subplots(figsize=(5, 3))
     lengths = result["lengths"]
@@ -233,10 +227,7 @@ def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
     ax.set_ylabel("mean characters")
     ax.legend()
     ax.set_title("Output length, CM vs SA")
-    fig.tight_layout()
-    charts.append(out_dir / "length.png")
-    fig.savefig(charts[-1], dpi=100)
-    plt.close(fig)
+    charts.append(save(fig, out_dir / "length.png"))
     return charts
 
 
