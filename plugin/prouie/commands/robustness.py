@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -40,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from prouie.evaluation import RecordIndex, read_predictions
+    from prouie.report import write_json
     from prouie.robust.robustness import plot, robustness, to_markdown
 
     preds: list[Path] = args.predictions
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     md = to_markdown(result, args.title)
     with atomic_files(out) as outs:  # every report file replaced together, or none
         outs.get("robustness.md").write(md + "\n")
-        outs.get("robustness.json").write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        write_json(result, outs.path("robustness.json"))
         if not args.no_plot:
             plot(result, outs.path("robustness.png"))
     if not args.quiet:
