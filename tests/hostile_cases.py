@@ -413,6 +413,18 @@ def evaluate_cases() -> list[Case]:
             ["p.jsonl:2", "'<bytes>'"],
         ),
         case("row_is_array", {"p.jsonl": jl(good, "[1]")}, ["p.jsonl:2", "'<line>'"]),
+        # lines json.loads reads and the strict reader of prediction files refuses
+        case(
+            "lone_surrogate",
+            {"p.jsonl": jl(good, line(good)[:-1] + ', "note": "\\ud800"}')},
+            ["p.jsonl:2", "'<string>'", "surrogate"],
+        ),
+        case("nan", {"p.jsonl": jl(good, '{"prediction": NaN}')}, ["p.jsonl:2", "'<line>'"]),
+        case(
+            "nested_2000_deep",
+            {"p.jsonl": jl(good, '{"prediction": ' + "[" * 2000 + "]" * 2000 + "}")},
+            ["p.jsonl:2", "'<line>'"],
+        ),
         case("empty_file", {"p.jsonl": "\n"}, ["p.jsonl", "no predictions"]),
         case(
             "truncated_last_line",

@@ -151,7 +151,7 @@ def as_object(val: Any, where: str, name: str | tuple) -> dict:
 def pos(obj: dict, key: str = "pos") -> tuple[Any, Any]:
     """``(start, end)`` of a ``[start, end]`` offset pair; ``(None, None)`` when absent or ``[]``.
 
-    Whatever is given is passed on, so :func:`prouie.records.check_offsets` reports bad offsets.
+    Whatever is given is passed on, so :func:`prouie.records.locate_spans` reports bad offsets.
     """
     val = obj.get(key)
     if val is None or val == []:
