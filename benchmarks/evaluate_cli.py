@@ -2,15 +2,18 @@
 
 Takes records from the sample data sets (wikigold NER, FewRel RE, PHEE EE; ../shared/data) and
 cycles them to N predictions, a sixth each of: the gold target, a cut-off one, one with chatter
-around it, one with wrong values, a refusal, one with an unknown key. Then times, in one process:
+around it, one with wrong values, a refusal, one with an unknown key. Writes them as a ``prouie
+predict`` file (each line carries its record) and as LLaMA-Factory's ``generated_predictions.jsonl``
+(``prompt``, ``predict``, ``label``), then times, in one process, taking turns within each round:
 
-- core: ``score_items`` on the predictions already read into memory (parsing, gold units,
-  metrics);
-- cli (prouie): ``prouie evaluate`` on the ``prouie predict`` file (each line carries its record);
-- cli (LLaMA-Factory): ``prouie evaluate`` on ``generated_predictions.jsonl`` alone (schema read
-  from each prompt, gold from each label).
+- core: ``score_items`` on the predictions of a file already read into memory: parsing the
+  prediction, the gold units (from the record, or by parsing the ``label`` of a LLaMA-Factory row:
+  the same parser on the reference), and the metrics;
+- cli: the whole ``prouie evaluate`` on that file (reading, checking, scoring, the report).
 
-Prints each CLI time over the core time; the target is at most 2 for 100,000 predictions.
+Prints, for each file, the median over the rounds of cli time over core time (and the range); the
+target is at most 2 for 100,000 predictions. Per-round ratios, not best times, because this
+machine's speed drifts by a fifth within a minute.
 
     python benchmarks/evaluate_cli.py [--n 100000]
 """
@@ -20,10 +23,11 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from itertools import cycle, islice
 from pathlib import Path
@@ -56,26 +60,23 @@ def records(per_set: int) -> list[dict]:
     return out
 
 
-def best_times(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """The best of ``repeat`` rounds for each run; the runs take turns within a round, so a busy
-    moment on the shared machine does not favour one of them."""
-    best = dict.fromkeys(runs, float("inf"))
+def rounds(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """The time of each run in each of ``repeat`` rounds; the runs take turns within a round, so
+    a busy moment on the shared machine does not favour one of them."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeat):
         for name, fn in runs.items():
             start = time.perf_counter()
             fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+            times[name].append(time.perf_counter() - start)
+    return times
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--repeat", type=int, default=5)
-    args = ap.parse_args()
+def cli_ratios(n: int, repeat: int) -> Iterator[str]:
+    """One line per predictions file: the command's time over its core's (see the docstring)."""
     recs = records(2000)
     rows = []
-    for i, rec in enumerate(islice(cycle(recs), args.n)):
+    for i, rec in enumerate(islice(cycle(recs), n)):
         stage = "sa" if i % 2 else "cm"
         target = render_target(rec, stage)
         rows.append((rec, stage, target, damaged(target, i)))
@@ -89,30 +90,45 @@ def main() -> None:
                 a.write(json.dumps(line, ensure_ascii=False) + "\n")
                 b.write(json.dumps({"prompt": prompt, "predict": pred, "label": target}) + "\n")
         rows.clear()
-        # The core scores the predictions as the command reads them: one record object per line,
-        # as in a real file (the rows above share 6,000 records, which would flatter the core).
-        items = list(read_predictions(ours))
-        flags = ["--quiet", "--no-plot", "--dataset", "d"]
-        # The benchmark's own 100,000 records are frozen out of the collector: a process running
-        # the command would not hold them.
-        gc.collect()
-        gc.freeze()
-        t = best_times(
-            {
-                "core": partial(score_items, items, details=False),
-                "cli": partial(prouie, ["evaluate", str(ours), "--out", f"{tmp}/a", *flags[:2]]),
-                "cli_lf": partial(prouie, ["evaluate", str(lf), "--out", f"{tmp}/b", *flags]),
-            },
-            args.repeat,
-        )
-        gc.unfreeze()
-    core, cli, cli_lf = t["core"], t["cli"], t["cli_lf"]
-    print(
-        f"prouie evaluate, {args.n} predictions: core {core:.2f} s; "
-        f"cli (prouie file) {cli:.2f} s = {cli / core:.2f}x core; "
-        f"cli (generated_predictions.jsonl alone) {cli_lf:.2f} s = {cli_lf / core:.2f}x core "
-        "(target <= 2x)"
-    )
+        for name, path in [
+            ("prouie predict file", ours),
+            ("generated_predictions.jsonl alone", lf),
+        ]:
+            # The core scores the predictions as the command reads them: one record object per
+            # line, as in a real file (the rows above share 6,000 records, which would flatter it).
+            items = list(read_predictions(path))
+            # The benchmark's own 100,000 items are frozen out of the collector: a process
+            # running the command would not hold them.
+            gc.collect()
+            gc.freeze()
+            times = rounds(
+                {
+                    "core": partial(score_items, items, details=False),
+                    "cli": partial(
+                        prouie, ["evaluate", str(path), "--out", f"{tmp}/r", "--quiet", "--no-plot"]
+                    ),
+                },
+                repeat,
+            )
+            gc.unfreeze()
+            del items
+            ratios = sorted(c / k for c, k in zip(times["cli"], times["core"], strict=True))
+            yield (
+                f"prouie evaluate, {n} predictions, {name}: "
+                f"core {statistics.median(times['core']):.2f} s, "
+                f"cli {statistics.median(times['cli']):.2f} s: "
+                f"cli/core {statistics.median(ratios):.2f}x "
+                f"(range {ratios[0]:.2f}-{ratios[-1]:.2f}, {repeat} rounds; target <= 2x)"
+            )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    for line in cli_ratios(args.n, args.repeat):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ some wrong and some malformed: code fences, chatter around the object, ``<think>
 endings, duplicate keys, single quotes) for synthetic sentences, then times, in one process, bare
 ``json.loads`` of every output string against ``parse_output`` + ``Evaluator.add`` for every output
 (gold units computed beforehand: they belong to the data, not to the outputs). Prints the ratio in
-one line; the guard rail is at most 10x.
+one line; the guard rail is at most 10x. Then prints the whole ``prouie evaluate`` command's time
+over its scoring core's for N predictions of the sample data (``evaluate_cli.py``; target at most
+2x), unless ``--no-cli``.
 
-    python benchmarks/evaluate_throughput.py [--n 100000] [--repeat 3] [--seed 0]
+    python benchmarks/evaluate_throughput.py [--n 100000] [--repeat 3] [--seed 0] [--no-cli]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import random
 import time
 
+from evaluate_cli import cli_ratios
 from prouie.metrics import Evaluator
 from prouie.parsing import parse_output
 from prouie.targets import render_target
@@ -161,6 +164,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the fastest of each counts")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-cli", action="store_true", help="skip the CLI-to-core ratio")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -195,6 +199,10 @@ def main() -> None:
         f"evaluate {args.n} outputs: {t_score / args.n * 1e6:.2f} us/output, json.loads "
         f"{t_base / args.n * 1e6:.2f} us/output, ratio {t_score / t_base:.2f}x (target <= 10)"
     )
+    if not args.no_cli:
+        del records, outputs, jobs
+        for line in cli_ratios(args.n, repeat=5):
+            print(line)
 
 
 if __name__ == "__main__":

@@ -34,13 +34,14 @@ from prouie.units import Units, units_from_example
 
 @dataclass(slots=True)
 class Item:
-    """One prediction with its record; ``where`` is ``file:line`` of the prediction. ``gold`` is
-    set when the gold units come from the prediction's own ``label`` rather than the record."""
+    """One prediction with its record; ``where`` is ``file:line`` of the prediction. ``label`` is
+    set when the gold units come from the prediction's own target text (a LLaMA-Factory row read
+    without records) rather than from the record's annotations."""
 
     where: str
     record: Example
     prediction: str
-    gold: Units | None = None
+    label: str | None = None
 
 
 @dataclass
@@ -265,8 +266,7 @@ def _from_prompt(
         "labels": list(schema.labels),
         "roles": list(schema.roles),
     }
-    gold = parse_output(label, schema.task, schema.labels, schema.roles or None, schema.text)
-    return Item(where, rec, pred, gold.units)
+    return Item(where, rec, pred, label)
 
 
 def parse_item(item: Item) -> tuple[Units, Parsed]:
@@ -274,10 +274,11 @@ def parse_item(item: Item) -> tuple[Units, Parsed]:
     :class:`~prouie.metrics.Evaluator` (``Evaluator.add(dataset, gold, parsed)``), for callers
     that add one output to several evaluators."""
     rec = item.record
-    parsed = parse_output(
-        item.prediction, rec["task"], rec["labels"], rec.get("roles") or None, rec["text"]
-    )
-    return (item.gold if item.gold is not None else units_from_example(rec)), parsed
+    schema = rec["task"], rec["labels"], rec.get("roles") or None, rec["text"]
+    parsed = parse_output(item.prediction, *schema)
+    if item.label is None:
+        return units_from_example(rec), parsed
+    return parse_output(item.label, *schema).units, parsed
 
 
 def score_items(
