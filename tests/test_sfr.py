@@ -29,6 +29,7 @@ from prouie.sfr import (
     score_units,
     sub_score_keys,
 )
+from prouie.sfr.scorers import unparseable_reward
 from prouie.units import Units
 
 approx = pytest.approx
@@ -362,14 +363,18 @@ def test_unparseable_scores_the_minimum() -> None:
 
 def test_unparseable_floors_per_task_and_variant() -> None:
     off = SFRConfig(clip=False)
-    assert off.floor("ner") == approx(-0.8)
-    assert off.floor("re") == approx(-0.4)
-    assert off.floor("ee") == approx(-1.0)
-    assert off.floor("slot") == 0.0
-    assert SFRConfig(clip=False, variant="coarse").floor("ner") == approx(-0.6 / 0.2)
-    assert SFRConfig(clip=False, variant="fine").floor("ee") == approx(-0.3 / 0.8)
+    assert unparseable_reward("ner", off) == approx(-0.8)  # -(lambda_t + lambda_p)
+    assert unparseable_reward("re", off) == approx(-0.4)
+    assert unparseable_reward("ee", off) == approx(-1.0)  # -lambda_e
+    assert unparseable_reward("slot", off) == 0.0
+    coarse, fine = SFRConfig(clip=False, variant="coarse"), SFRConfig(clip=False, variant="fine")
+    assert unparseable_reward("ner", coarse) == approx(-0.6 / 0.2)  # lambda_t / w_t
+    assert unparseable_reward("ee", fine) == approx(-0.3 / 0.8)  # lambda_f / w_f
+    assert unparseable_reward("re", fine) == approx(-0.25 / 0.95)  # lambda_r / (w_h + w_a + w_r)
+    assert unparseable_reward("ner", SFRConfig()) == 0.0
+    assert unparseable_reward("ner", SFRConfig(unparseable_score=-2.0)) == -2.0
     # The floor is the score of an empty answer (exactly the minimum for RE).
-    assert score_units(RE_GOLD, Units("re"), off).score == approx(off.floor("re"))
+    assert score_units(RE_GOLD, Units("re"), off).score == approx(unparseable_reward("re", off))
 
 
 def test_unknown_keys_earn_nothing_and_cost_nothing() -> None:

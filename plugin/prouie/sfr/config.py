@@ -138,40 +138,8 @@ class SFRConfig(_Settings):
         """The weights of ``task`` (``ner``, ``re``, ``ee``)."""
         return getattr(self, task)
 
-    def floor(self, task: str) -> float:
-        """The reward of an unparseable output for ``task`` (see the class docstring)."""
-        if self.unparseable_score is not None:
-            return float(self.unparseable_score)
-        if self.clip:
-            return self.clip_range[0]
-        return empty_answer_floor(task, self)
-
 
 DEFAULT_CONFIG = SFRConfig()
-
-
-def empty_answer_floor(task: str, cfg: SFRConfig) -> float:
-    """Reward of an empty answer to a sentence with gold units, before clipping.
-
-    It is the exact minimum for RE (every RE term is bounded); for NER and EE, where Delta grows with
-    over-generation, it is the minimum over outputs that generate no more units than the gold.
-
-    >>> empty_answer_floor("re", SFRConfig())
-    -0.4
-    """
-    if task == "slot":
-        return 0.0
-    w = cfg.weights(task)
-    if task == "ner":
-        coarse, fine = (w.lambda_t, w.w_t), (w.lambda_p, w.w_p)
-    elif task == "re":
-        coarse, fine = (w.lambda_t, w.w_t), (w.lambda_r, w.w_h + w.w_a + w.w_r)
-    else:
-        coarse, fine = (w.lambda_e, w.w_e + w.w_t), (w.lambda_f, w.w_f)
-    if cfg.variant == "sfr":
-        return -(coarse[0] + fine[0]) if task != "ee" else -w.lambda_e
-    pen, weight = coarse if cfg.variant == "coarse" else fine
-    return -pen / weight if weight > 0 else -pen
 
 
 def plain(value: Any) -> Any:

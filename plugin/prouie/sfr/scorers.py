@@ -142,6 +142,16 @@ def _ee(g: Units, p: Units, cfg: SFRConfig) -> _Levels:
 
 _SCORERS = {"ner": _ner, "re": _re, "ee": _ee}
 
+# A sentence with one gold unit at every level: what the empty-answer floor is measured against
+# (an empty answer scores the same against any non-empty gold: cov 0, F1 0, Delta 1, Djac 1).
+_ONE_UNIT_GOLD = {
+    "ner": Units("ner", types=frozenset({"t"}), pairs=frozenset({("t", "x")})),
+    "re": Units("re", types=frozenset({"t"}), triples=frozenset({("t", "h", "a")})),
+    "ee": Units(
+        "ee", types=frozenset({"e"}), groups=frozenset({("e", "x", frozenset({("r", "y")}))})
+    ),
+}
+
 
 def _variant(variant: str, levels: _Levels) -> tuple[float, float, float]:
     """(coarse, fine, penalty) of ``variant``: both levels, or one level rescaled to weight 1."""
@@ -163,6 +173,27 @@ def _slot_accuracy(g: Units, p: Units, parsed: bool) -> dict[str, float]:
     }
 
 
+def unparseable_reward(task: str, cfg: SFRConfig) -> float:
+    """The reward of an output without a JSON object: ``cfg.unparseable_score`` when set, else
+    the lowest reward, ``clip_range[0]``, when clipping, else the task's empty-answer floor: what
+    the variant in use gives an empty answer to a sentence with gold units. That is exactly the
+    RE minimum; NER and EE answers go lower only by over-generating (``docs/de.md``).
+
+    >>> unparseable_reward("re", SFRConfig(clip=False))
+    -0.4
+    """
+    if cfg.unparseable_score is not None:
+        return float(cfg.unparseable_score)
+    if cfg.clip:
+        return cfg.clip_range[0]
+    if task == "slot":
+        return 0.0
+    coarse, fine, penalty = _variant(
+        cfg.variant, _SCORERS[task](_ONE_UNIT_GOLD[task], empty_units(task), cfg)
+    )
+    return coarse + fine - penalty
+
+
 def score_units(
     gold: Units,
     pred: Units,
@@ -173,7 +204,7 @@ def score_units(
 ) -> SFRResult:
     """SFR of predicted units against gold units (both of one task).
 
-    ``parsed=False`` marks an output without a JSON object: its reward is ``config.floor(task)``
+    ``parsed=False`` marks an output without a JSON object: its reward is :func:`unparseable_reward`
     and its measurements are those of an empty answer. ``clean`` only feeds the ``clean`` term.
 
     >>> g = Units("re", types=frozenset({"used for"}),
@@ -195,7 +226,7 @@ def score_units(
         levels = _SCORERS[task](gold, pred if parsed else empty_units(task), cfg)
         measured = levels.measured
         coarse, fine, penalty = _variant(cfg.variant, levels)
-    raw = coarse + fine - penalty if parsed else cfg.floor(task)
+    raw = coarse + fine - penalty if parsed else unparseable_reward(task, cfg)
     score = min(max(raw, cfg.clip_range[0]), cfg.clip_range[1]) if cfg.clip else raw
     terms = {
         "score": score,
