@@ -201,10 +201,19 @@ def locate_spans(ex: Example, where: str, *, require_substring: bool = True) -> 
     return ex
 
 
-def need(obj: Any, key: str, kind: type | tuple[type, ...], where: str, field: str) -> Any:
+def need(
+    obj: Any,
+    key: str,
+    kind: type | tuple[type, ...],
+    where: str,
+    field: str,
+    *,
+    or_empty: bool = False,
+) -> Any:
     """``obj[key]``, checked to be present and of type ``kind``; the one field check of every reader.
 
-    ``bool`` never passes for ``int`` (JSON ``true`` is not an offset).
+    ``bool`` never passes for ``int`` (JSON ``true`` is not an offset). With ``or_empty`` an absent
+    or null value is read as an empty ``kind`` (``[]``, ``{}``), which is stored in ``obj``.
 
     >>> need({"text": 3}, "text", str, "x.jsonl:2", "text")
     Traceback (most recent call last):
@@ -214,6 +223,8 @@ def need(obj: Any, key: str, kind: type | tuple[type, ...], where: str, field: s
     if not isinstance(obj, dict):
         parent = field.rpartition(".")[0] or "<record>"
         raise RecordError(where, parent, f"must be a JSON object, got {type(obj).__name__}")
+    if or_empty and obj.get(key) is None:
+        obj[key] = kind()
     if key not in obj:
         raise RecordError(where, field, "is missing")
     val = obj[key]
@@ -234,11 +245,9 @@ def strings(values: Any, where: str, field: str) -> list[str]:
     return values
 
 
-def need_strings(obj: Any, key: str, where: str, field: str, *, default: bool = False) -> list:
-    """``obj[key]`` checked to be a list of strings (``[]`` when absent and ``default``)."""
-    if default and isinstance(obj, dict) and obj.get(key) is None:
-        obj[key] = []
-    return strings(need(obj, key, list, where, field), where, field)
+def need_strings(obj: Any, key: str, where: str, field: str, *, or_empty: bool = False) -> list:
+    """``obj[key]`` checked to be a list of strings (see :func:`need` for ``or_empty``)."""
+    return strings(need(obj, key, list, where, field, or_empty=or_empty), where, field)
 
 
 def validate_example(ex: Any, where: str, *, shaped: bool = False) -> Example:
@@ -289,18 +298,14 @@ def _check_shape(ex: Any, where: str) -> None:
         raise RecordError(where, "task", f"must be one of {', '.join(TASKS)}, got {task!r}")
     need(ex, "text", str, where, "text")
     need_strings(ex, "labels", where, "labels")
-    need_strings(ex, "roles", where, "roles", default=True)
+    need_strings(ex, "roles", where, "roles", or_empty=True)
     ex.setdefault("id", where)
     need(ex, "id", str, where, "id")
     ex.setdefault("dataset", "")
     need(ex, "dataset", str, where, "dataset")
-    if ex.setdefault("meta", {}) is None:
-        ex["meta"] = {}
-    need(ex, "meta", dict, where, "meta")
+    need(ex, "meta", dict, where, "meta", or_empty=True)
     for key in ("entities", "relations", "events"):
-        if ex.get(key) is None:
-            ex[key] = []
-        need(ex, key, list, where, key)
+        need(ex, key, list, where, key, or_empty=True)
     for i, e in enumerate(ex["entities"]):
         need(e, "type", str, where, f"entities[{i}].type")
     for i, r in enumerate(ex["relations"]):
@@ -310,9 +315,8 @@ def _check_shape(ex: Any, where: str) -> None:
     for i, ev in enumerate(ex["events"]):
         need(ev, "type", str, where, f"events[{i}].type")
         need(ev, "trigger", dict, where, f"events[{i}].trigger")
-        if ev.get("arguments") is None:
-            ev["arguments"] = []
-        for j, a in enumerate(need(ev, "arguments", list, where, f"events[{i}].arguments")):
+        arguments = need(ev, "arguments", list, where, f"events[{i}].arguments", or_empty=True)
+        for j, a in enumerate(arguments):
             need(a, "role", str, where, f"events[{i}].arguments[{j}].role")
 
 

@@ -124,8 +124,11 @@ def natural_label(label: str) -> str:
     return label.replace("_", " ").lower()
 
 
-def take(obj: Any, key: str, where: str, name: str | tuple, kind: type = str) -> Any:
+def take(
+    obj: Any, key: str, where: str, name: str | tuple, kind: type = str, *, or_empty: bool = False
+) -> Any:
     """``obj[key]`` of type ``kind``; the field path is a format tuple, formatted on error only.
+    ``or_empty`` as in :func:`prouie.records.need`.
 
     The fast path is inlined because readers call this for every field of every record; any
     failure is reported by :func:`prouie.records.need`, the one field check.
@@ -136,7 +139,8 @@ def take(obj: Any, key: str, where: str, name: str | tuple, kind: type = str) ->
             return val
     except (KeyError, TypeError, IndexError):
         pass
-    return need(obj, key, kind, where, name if isinstance(name, str) else name[0].format(*name[1:]))
+    field = name if isinstance(name, str) else name[0].format(*name[1:])
+    return need(obj, key, kind, where, field, or_empty=or_empty)
 
 
 def as_object(val: Any, where: str, name: str | tuple) -> dict:

@@ -132,9 +132,8 @@ def _events(raw: Any, where: str) -> list[dict]:
     for j, ev in enumerate(take(raw, "events", where, "events", list)):
         s, en = pos(as_object(ev, where, ("events[{}]", j)))
         args = []
-        if ev.get("arguments") is None:
-            ev["arguments"] = []
-        for k, a in enumerate(take(ev, "arguments", where, ("events[{}].arguments", j), list)):
+        arguments = take(ev, "arguments", where, ("events[{}].arguments", j), list, or_empty=True)
+        for k, a in enumerate(arguments):
             as_, ae = pos(as_object(a, where, ("events[{}].arguments[{}]", j, k)))
             args.append(
                 {
