@@ -223,7 +223,7 @@ def test_a_subset_of_the_records_scores_that_subset(tmp_path: Path) -> None:
     assert (cov["records"], cov["scored"], cov["subset"]) == (5, 3, True)
     assert {"task": "ner", "dataset": "wiki", "records": 1, "scored": 0} in cov["datasets"]
     index = RecordIndex.from_files([tmp_path / "records.jsonl"])
-    with pytest.raises(RecordError, match=r"gp2\.jsonl:2: field 'prompt': .*already scored"):
+    with pytest.raises(RecordError, match=r"gp2\.jsonl:2: field 'prompt': .*already used"):
         list(read_predictions(write_jsonl(tmp_path / "gp2.jsonl", rows[:1] * 2), index))
 
 

@@ -16,9 +16,9 @@ Two prediction formats are read, line by line (the format is told apart per line
 
 from __future__ import annotations
 
-from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from prouie.metrics import Evaluator
 from prouie.parsing import Parsed, parse_output
 from prouie.predict import cut_at_stop, stop_strings
 from prouie.prompts import PromptReader, PromptSchema
+from prouie.record_index import RecordIndex
 from prouie.records import TASKS, Example, RecordError, iter_json_lines, validate_example
 from prouie.units import Units, units_from_example
 
@@ -44,97 +45,24 @@ class Item:
     label: str | None = None
 
 
-@dataclass
-class RecordIndex:
-    """Canonical records looked up by id and by input text; remembers which ones were used, so
-    that a predictions file covering a subset of them can say so."""
-
-    by_id: dict[str, tuple[str, Example]] = field(default_factory=dict)
-    by_text: dict[str, deque[tuple[str, Example]]] = field(default_factory=dict)
-    used: set[str] = field(default_factory=set)
-    total: Counter = field(default_factory=Counter)
-
-    @classmethod
-    def from_files(cls, paths: Iterable[str | Path]) -> RecordIndex:
-        """Index the records of every file (ids must be unique across them)."""
-        index = cls()
-        for path in paths:
-            path = Path(path)
-            if not path.exists():
-                raise FileNotFoundError(f"records file not found: {path}")
-            for where, obj in iter_json_lines(path):
-                index.add(where, validate_example(obj, where))
-        return index
-
-    def add(self, where: str, rec: Example) -> None:
-        rid = str(rec["id"])
-        if rid in self.by_id:
-            raise RecordError(where, "id", f"{rid!r} repeats the record at {self.by_id[rid][0]}")
-        self.by_id[rid] = (where, rec)
-        self.by_text.setdefault(rec["text"], deque()).append((where, rec))
-        self.total[(rec["task"], rec["dataset"])] += 1
-
-    def take(self, where: str, row: dict[str, Any], schema: PromptSchema | None) -> Example:
-        """The record of a LLaMA-Factory row: by its ``id`` if it has one, else by the input text
-        of its prompt (records sharing a text: the one with the prompt's task and labels first)."""
-        rid = row.get("id")
-        if rid is not None and str(rid) in self.by_id:
-            rec = self.by_id[str(rid)][1]
-        elif schema is None:
-            raise RecordError(
-                where,
-                "prompt",
-                "is not one of prouie's CM/SA templates (built-in or from $PROUIE_TEMPLATE_DIR) "
-                "and the row has no record 'id', so no record can be found for it",
-            )
-        else:
-            rec = self._by_text(where, schema)
-        self.mark(where, rec, "prompt")
+def take_record(
+    index: RecordIndex, where: str, row: dict[str, Any], schema: PromptSchema | None
+) -> Example:
+    """The record of a LLaMA-Factory row: by its ``id`` if it has one, else by the input text of
+    its prompt (records sharing a text: the one with the prompt's task and labels first)."""
+    rid = row.get("id")
+    if rid is not None and str(rid) in index.by_id:
+        rec = index.by_id[str(rid)][1]
+        index.mark(where, rec, "prompt")
         return rec
-
-    def mark(self, where: str, rec: Example, field: str = "record") -> None:
-        """Count ``rec`` as scored (a record of these files, met for the first time)."""
-        rid = str(rec["id"])
-        if rid in self.used:
-            raise RecordError(where, field, f"its record ({rec['id']!r}) was already scored")
-        if rid in self.by_id:
-            self.used.add(rid)
-
-    def _by_text(self, where: str, schema: PromptSchema) -> Example:
-        queue = self.by_text.get(schema.text)
-        if queue is None:
-            raise RecordError(
-                where, "prompt", "no record has its input text (records of another split?)"
-            )
-        if not queue:
-            raise RecordError(
-                where, "prompt", "every record with its input text was already scored (a repeat?)"
-            )
-        # Drop records taken by id meanwhile; then prefer the one whose schema the prompt states.
-        while queue and str(queue[0][1]["id"]) in self.used:
-            queue.popleft()
-        for i, (_, rec) in enumerate(queue):
-            if str(rec["id"]) not in self.used and _states(schema, rec):
-                del queue[i]
-                return rec
-        if not queue:
-            raise RecordError(
-                where, "prompt", "every record with its input text was already scored (a repeat?)"
-            )
-        return queue.popleft()[1]
-
-    def coverage(self) -> dict[str, Any]:
-        """How many records were scored, in all and per (task, dataset)."""
-        scored: Counter = Counter()
-        for rid in self.used:
-            rec = self.by_id[rid][1]
-            scored[(rec["task"], rec["dataset"])] += 1
-        per = [
-            {"task": t, "dataset": d, "records": n, "scored": scored[(t, d)]}
-            for (t, d), n in sorted(self.total.items())
-        ]
-        total, done = sum(self.total.values()), len(self.used)
-        return {"records": total, "scored": done, "subset": done < total, "datasets": per}
+    if schema is None:
+        raise RecordError(
+            where,
+            "prompt",
+            "is not one of prouie's CM/SA templates (built-in or from $PROUIE_TEMPLATE_DIR) "
+            "and the row has no record 'id', so no record can be found for it",
+        )
+    return index.take_by_text(where, schema.text, partial(_states, schema), "prompt")
 
 
 def _states(schema: PromptSchema, rec: Example) -> bool:
@@ -192,7 +120,7 @@ def read_predictions(
             prompt = row.get("prompt")
             schema = prompts.read(prompt) if isinstance(prompt, str) else None
             if records is not None:
-                yield Item(where, records.take(where, row, schema), pred)
+                yield Item(where, take_record(records, where, row, schema), pred)
             else:
                 yield _from_prompt(where, row, schema, pred, name)
         else:

@@ -18,10 +18,12 @@ import json
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from prouie.paths import atomic_open, repair_tail
+from prouie.record_index import RecordIndex
 from prouie.records import Example, RecordError, iter_rows, validate_example
 from prouie.targets import STAGES, instruction_for, render_target
 
@@ -73,21 +75,9 @@ def load_prompts(
     data = Path(data)
     if not data.exists():
         raise FileNotFoundError(f"data file not found: {data}")
-    by_text: dict[str, deque[tuple[str, Any]]] | None = None
-    if records is not None:
-        records = Path(records)
-        if not records.exists():
-            raise FileNotFoundError(f"records file not found: {records}")
-        # Alpaca rows find their record by input text (records sharing a text are taken in file
-        # order), so an alpaca file written per dataset/split joins to one records file of them all.
-        by_text = {}
-        for rwhere, rec in iter_rows(records):
-            text = rec.get("text") if isinstance(rec, dict) else None
-            if not isinstance(text, str):
-                raise RecordError(
-                    rwhere, "text", "is missing: the records file must hold canonical records"
-                )
-            by_text.setdefault(text, deque()).append((rwhere, rec))
+    # Alpaca rows find their record by input text, so an alpaca file written per dataset/split
+    # joins to one records file of them all.
+    index = RecordIndex.from_files([records]) if records is not None else None
     items: list[PromptItem] = []
     for where, row in iter_rows(data):
         if limit is not None and len(items) >= limit:
@@ -107,7 +97,7 @@ def load_prompts(
             )
             continue
         if "instruction" in row:
-            if by_text is None:
+            if index is None:
                 raise RecordError(
                     where,
                     "instruction",
@@ -120,15 +110,7 @@ def load_prompts(
                         where, key, f"must be a string, got {type(row[key]).__name__}"
                     )
             text = row.get("input", "")
-            queue = by_text.get(text)
-            if not queue:
-                raise RecordError(
-                    where,
-                    "input",
-                    f"no record in {records} has this text (or fewer records than rows with it)",
-                )
-            rwhere, rec = _take(queue, row["instruction"])
-            ex = validate_example(rec, rwhere)
+            ex = index.take_by_text(where, text, partial(_instructs, row["instruction"]), "input")
             output = row.get("output")
             reference = output if isinstance(output, str) else render_target(ex, stage)
             row_stage = _stage_of(ex, row["instruction"], stage)
@@ -145,19 +127,9 @@ def load_prompts(
     return items
 
 
-def _take(queue: deque[tuple[str, Any]], instruction: str) -> tuple[str, Any]:
-    """The first record of a same-text queue whose instruction (any stage) is the row's; else the
-    first one. One sentence often sits in several datasets (NER and RE of one corpus)."""
-    for i, (rwhere, rec) in enumerate(queue):
-        try:
-            ex = validate_example(dict(rec), rwhere)
-            hit = any(instruction_for(ex, stage) == instruction for stage in STAGES)
-        except (RecordError, KeyError, ValueError):
-            hit = False
-        if hit:
-            del queue[i]
-            return rwhere, rec
-    return queue.popleft()
+def _instructs(instruction: str, ex: Example) -> bool:
+    """Whether ``instruction`` is the record's, at any stage."""
+    return any(instruction_for(ex, stage) == instruction for stage in STAGES)
 
 
 def _stage_of(ex: Example, instruction: str, default: str) -> str:

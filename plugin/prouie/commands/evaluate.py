@@ -59,8 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prouie.evaluation import RecordIndex, count_lines, read_predictions, score_items
+    from prouie.evaluation import count_lines, read_predictions, score_items
     from prouie.metrics import Evaluator
+    from prouie.record_index import RecordIndex
     from prouie.report import plot, to_markdown, write_json
 
     preds: list[Path] = args.predictions

@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prouie.evaluation import RecordIndex, read_predictions
+    from prouie.evaluation import read_predictions
+    from prouie.record_index import RecordIndex
     from prouie.report import write_json
     from prouie.robust.robustness import plot, robustness, to_markdown
 
