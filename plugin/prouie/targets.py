@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
-from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -170,21 +169,7 @@ def render_target(ex: Example, stage: str = "cm") -> str:
     >>> render_target(ex, "sa")
     '{"used for": "surface, algorithm"}'
     """
-    return dump_str_obj(target_obj(ex, stage))
-
-
-def dump_str_obj(obj: dict[str, str]) -> str:
-    """``json.dumps(obj, ensure_ascii=False)`` for a flat str -> str dict, byte for byte, faster.
-
-    >>> obj = {"used for": "surface, algorithm", "q": 'say "hi"'}
-    >>> dump_str_obj(obj) == json.dumps(obj, ensure_ascii=False)
-    True
-    """
-    return (
-        "{"
-        + ", ".join(encode_basestring(k) + ": " + encode_basestring(v) for k, v in obj.items())
-        + "}"
-    )
+    return json.dumps(target_obj(ex, stage), ensure_ascii=False)
 
 
 def instruction_for(ex: Example, stage: str = "cm") -> str:
