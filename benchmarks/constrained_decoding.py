@@ -22,8 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from prouie.generation import GenerationConfig  # noqa: E402
 from prouie.integrations.transformers_backend import TransformersGenerator  # noqa: E402
-from prouie.predict import GenerationConfig, PromptItem, load_prompts, predict  # noqa: E402
+from prouie.predict import PromptItem, load_prompts, predict  # noqa: E402
 from tinymodel import build_tiny_model  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "llamafactory"

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from prouie.cli import main as prouie
 from prouie.evaluation import read_predictions, score_items
-from prouie.predict import format_prompt, user_turn
+from prouie.generation import format_prompt, user_turn
 from prouie.readers import read
 from prouie.targets import instruction_for, render_target
 

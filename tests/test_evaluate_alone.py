@@ -17,7 +17,7 @@ import pytest
 from damage import damaged
 from prouie.cli import main
 from prouie.evaluation import RecordIndex, read_predictions, score_items
-from prouie.predict import format_prompt, user_turn
+from prouie.generation import format_prompt, user_turn
 from prouie.readers import read
 from prouie.targets import instruction_for, render_target
 from shared_data import shared_file

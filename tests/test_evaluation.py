@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prouie.cli import main
 from prouie.evaluation import RecordIndex, read_predictions, score_items
-from prouie.predict import format_prompt, user_turn
+from prouie.generation import format_prompt, user_turn
 from prouie.records import RecordError
 from prouie.report import plot, to_markdown, write_json
 from prouie.targets import instruction_for, render_target

@@ -17,7 +17,7 @@ from chat_server import ChatServer, last_user_text, messages_key
 pytest.importorskip("openai")
 
 from prouie.cli import main  # noqa: E402
-from prouie.predict import json_schema  # noqa: E402
+from prouie.generation import json_schema  # noqa: E402
 
 TEXTS = [f"Ann {i} works for ACME in Rome" for i in range(24)]
 RECORDS = [

@@ -8,18 +8,15 @@ from pathlib import Path
 import pytest
 from prouie.cli import main
 from prouie.evaluation import read_predictions, score_items
-from prouie.predict import (
+from prouie.generation import (
     GenerationConfig,
-    PromptItem,
     Request,
-    choose_backend,
     cut_at_stop,
     format_prompt,
     json_schema,
-    load_prompts,
-    predict,
     user_turn,
 )
+from prouie.predict import PromptItem, choose_backend, load_prompts, predict
 from prouie.records import RecordError
 from prouie.targets import instruction_for, render_target, to_alpaca
 
@@ -430,7 +427,7 @@ def test_the_pure_modules_import_no_framework() -> None:
     import sys
 
     code = (
-        "import sys, prouie.predict, prouie.evaluation, prouie.prompts, prouie.cli;"
+        "import sys, prouie.generation, prouie.predict, prouie.evaluation, prouie.prompts, prouie.cli;"
         "prouie.cli.build_parser();"
         "print(sorted({'torch', 'transformers', 'vllm', 'openai', 'xgrammar'} & set(sys.modules)))"
     )

@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 
+from prouie.generation import cut_at_stop, stop_strings
 from prouie.metrics import Evaluator
 from prouie.parsing import Parsed, parse_output
-from prouie.predict import cut_at_stop, stop_strings
 from prouie.prompts import PromptReader, PromptSchema
 from prouie.record_index import RecordIndex
 from prouie.records import TASKS, Example, RecordError, iter_json_lines, validate_example

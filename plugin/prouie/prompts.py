@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from prouie.predict import CHAT_FORMATS
+from prouie.generation import CHAT_FORMATS
 from prouie.records import TASKS
 from prouie.targets import STAGES, make_env, template_dirs
 

@@ -89,8 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from prouie.generation import GenerationConfig
     from prouie.predict import (
-        GenerationConfig,
         choose_backend,
         load_prompts,
         make_generator,

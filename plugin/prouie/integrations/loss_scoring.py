@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prouie.predict import user_turn
+from prouie.generation import user_turn
 from prouie.records import Example
 from prouie.robust.lda import merge_score_files, read_scores, score_writer
 from prouie.targets import instruction_for, render_target

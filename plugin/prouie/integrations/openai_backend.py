@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from prouie.predict import Answer, GenerationConfig, Request
+from prouie.generation import Answer, GenerationConfig, Request
 
 
 class OpenAIGenerator:

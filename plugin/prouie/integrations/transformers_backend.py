@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from prouie.predict import (
+from prouie.generation import (
     Answer,
     GenerationConfig,
     Request,

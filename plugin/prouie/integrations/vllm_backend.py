@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from prouie.predict import Answer, GenerationConfig, Request, format_prompt, stop_strings
+from prouie.generation import Answer, GenerationConfig, Request, format_prompt, stop_strings
 
 
 class VllmGenerator:
