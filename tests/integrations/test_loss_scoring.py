@@ -156,7 +156,7 @@ def test_batches_keep_keys_together_and_respect_both_caps() -> None:
 def test_selection_hook_scores_with_a_model_and_writes_the_dataset(
     tiny_model: Path, tmp_path: Path
 ) -> None:
-    from prouie.robust.lda import select_dataset
+    from prouie.integrations.loss_scoring import select_dataset
 
     records = [ex for ex in _records() if ex["task"] == "ner"]
     chosen, names = select_dataset(

@@ -17,6 +17,9 @@ vLLM backend: the prompt log-probabilities of the same token ids (``prompt_logpr
 Scores are appended to a jsonl (``{"id", "loss", "tokens"}``) after every batch, so a killed run
 resumes where it stopped. Under ``torchrun`` / ``accelerate launch`` (``WORLD_SIZE`` > 1) each rank
 scores every WORLD_SIZE-th remaining sample into its own shard and rank 0 merges the shards.
+
+:func:`select_dataset` is the selection hook for any training loop: score (with a model), select
+(:mod:`prouie.robust.lda`) and write the LLaMA-Factory dataset in one call.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 
 from prouie.generation import user_turn
 from prouie.records import Example
-from prouie.robust.lda import merge_score_files, read_scores, score_writer
+from prouie.robust.lda import merge_score_files, read_scores, score_writer, select, write_dataset
 from prouie.targets import instruction_for, render_target
 
 IGNORE_INDEX = -100  # LLaMA-Factory's label of a position that is not trained on
@@ -412,3 +415,39 @@ def score_records(
             merge_score_files(out, shards, [str(ex["id"]) for ex in records])
         dist.barrier()
     return out
+
+
+def select_dataset(
+    records: Sequence[Example],
+    beta: float,
+    out_dir: str | Path,
+    name: str,
+    *,
+    scores: dict[str, float | None] | None = None,
+    model: str | Path | None = None,
+    method: str = "loss",
+    seed: int = 0,
+    stage: str = "cm",
+    scores_path: str | Path | None = None,
+    **scoring: Any,
+) -> tuple[list[Example], list[str]]:
+    """The selection hook for any training loop: records + (scores or a model) -> the selected
+    records, written as a LLaMA-Factory dataset with its ``dataset_info.json`` entries.
+
+    With ``model`` and no ``scores`` the records are scored first (transformers or vLLM, see
+    :func:`make_scorer`; ``scoring`` holds its options) into
+    ``scores_path`` (default ``out_dir/<name>_scores.jsonl``, resumed when it exists). Returns the
+    selected records and the entry names.
+
+    >>> sel, names = select_dataset(recs, 0.1, "data", "hard", model="saves/sft")  # doctest: +SKIP
+    >>> names  # doctest: +SKIP
+    ['hard_conll_ner']
+    """
+    if method == "loss" and scores is None:
+        if model is None:
+            raise ValueError("loss selection needs scores or a model to compute them")
+        path = Path(scores_path or Path(out_dir) / f"{name}_scores.jsonl")
+        score_records(records, make_scorer(model, **scoring), path, stage=stage)
+        scores = read_scores(path)
+    chosen = select(records, beta, method=method, scores=scores, seed=seed)
+    return chosen, write_dataset(chosen, out_dir, name, stage)

@@ -218,44 +218,6 @@ def write_dataset(
     return names
 
 
-def select_dataset(
-    records: Sequence[Example],
-    beta: float,
-    out_dir: str | Path,
-    name: str,
-    *,
-    scores: dict[str, float | None] | None = None,
-    model: str | Path | None = None,
-    method: str = "loss",
-    seed: int = 0,
-    stage: str = "cm",
-    scores_path: str | Path | None = None,
-    **scoring: Any,
-) -> tuple[list[Example], list[str]]:
-    """The selection hook for any training loop: records + (scores or a model) -> the selected
-    records, written as a LLaMA-Factory dataset with its ``dataset_info.json`` entries.
-
-    With ``model`` and no ``scores`` the records are scored first (transformers or vLLM, see
-    :func:`prouie.integrations.loss_scoring.make_scorer`; ``scoring`` holds its options) into
-    ``scores_path`` (default ``out_dir/<name>_scores.jsonl``, resumed when it exists). Returns the
-    selected records and the entry names.
-
-    >>> sel, names = select_dataset(recs, 0.1, "data", "hard", model="saves/sft")  # doctest: +SKIP
-    >>> names  # doctest: +SKIP
-    ['hard_conll_ner']
-    """
-    if method == "loss" and scores is None:
-        if model is None:
-            raise ValueError("loss selection needs scores or a model to compute them")
-        from prouie.integrations.loss_scoring import make_scorer, score_records
-
-        path = Path(scores_path or Path(out_dir) / f"{name}_scores.jsonl")
-        score_records(records, make_scorer(model, **scoring), path, stage=stage)
-        scores = read_scores(path)
-    chosen = select(records, beta, method=method, scores=scores, seed=seed)
-    return chosen, write_dataset(chosen, out_dir, name, stage)
-
-
 # ----------------------------------------------------------------------------- config
 
 
