@@ -11,12 +11,13 @@ from prouie.evaluation import read_predictions, score_items
 from prouie.generation import (
     GenerationConfig,
     Request,
+    choose_backend,
     cut_at_stop,
     format_prompt,
     json_schema,
     user_turn,
 )
-from prouie.predict import PromptItem, choose_backend, load_prompts, predict
+from prouie.predict import PromptItem, load_prompts, predict
 from prouie.records import RecordError
 from prouie.targets import instruction_for, render_target, to_alpaca
 

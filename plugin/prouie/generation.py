@@ -28,6 +28,7 @@ CHAT_FORMATS: dict[str, tuple[str, str, str | None]] = {
     "qwen": ("<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n", "<|im_end|>"),
     "none": ("", "", None),
 }
+BACKENDS = ("auto", "vllm", "transformers", "openai")
 
 
 def user_turn(instruction: str, text: str) -> str:
@@ -136,3 +137,20 @@ class Request:
 
 #: What a backend gives back for one request: the answer, or None when it failed for good.
 Answer = str | None
+
+
+def choose_backend(backend: str = "auto") -> str:
+    """``auto``: vLLM when it is installed and a GPU is visible, else transformers."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        return "transformers"
+    try:
+        import torch
+    except ImportError:
+        return "transformers"
+    return "vllm" if torch.cuda.is_available() else "transformers"

@@ -28,8 +28,6 @@ from prouie.record_index import RecordIndex
 from prouie.records import Example, RecordError, iter_rows, validate_example
 from prouie.targets import STAGES, instruction_for, render_target
 
-BACKENDS = ("auto", "vllm", "transformers", "openai")
-
 
 @dataclass(slots=True)
 class PromptItem:
@@ -122,23 +120,6 @@ def _stage_of(ex: Example, instruction: str, default: str) -> str:
         if instruction_for(ex, stage) == instruction:
             return stage
     return default
-
-
-def choose_backend(backend: str = "auto") -> str:
-    """``auto``: vLLM when it is installed and a GPU is visible, else transformers."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    if backend != "auto":
-        return backend
-    import importlib.util
-
-    if importlib.util.find_spec("vllm") is None:
-        return "transformers"
-    try:
-        import torch
-    except ImportError:
-        return "transformers"
-    return "vllm" if torch.cuda.is_available() else "transformers"
 
 
 def make_generator(

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from prouie.commands._served import add_served_args, client_options
-from prouie.predict import BACKENDS
+from prouie.generation import BACKENDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -89,9 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prouie.generation import GenerationConfig
+    from prouie.generation import GenerationConfig, choose_backend
     from prouie.predict import (
-        choose_backend,
         load_prompts,
         make_generator,
         predict,

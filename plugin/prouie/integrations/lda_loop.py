@@ -126,28 +126,29 @@ def score(cfg: LdaConfig, model: str, records: list[Example], path: Path) -> dic
 def evaluate(cfg: LdaConfig, model: str, out_dir: Path) -> tuple[float, dict[str, float]]:
     """Validation F1 (points) of ``model``, overall and per perturbation type, through prouie's
     predict and evaluate code; the predictions and report stay in ``out_dir``."""
-    from prouie import predict as pr
     from prouie.evaluation import parse_item, read_predictions
+    from prouie.generation import CHAT_FORMATS, GenerationConfig, choose_backend
     from prouie.metrics import Evaluator
+    from prouie.predict import load_prompts, make_generator, predict
     from prouie.report import to_markdown, write_json
 
     opts = dict(cfg.predict)
-    items = pr.load_prompts(cfg.validation, stage=cfg.stage)
-    chat = cfg.template if cfg.template in pr.CHAT_FORMATS else "tokenizer"
-    gen_cfg = pr.GenerationConfig(
+    items = load_prompts(cfg.validation, stage=cfg.stage)
+    chat = cfg.template if cfg.template in CHAT_FORMATS else "tokenizer"
+    gen_cfg = GenerationConfig(
         max_new_tokens=int(opts.get("max_new_tokens", 512)),
         batch_size=int(opts.get("batch_size", 8)),
         seed=cfg.seed,
     )
-    gen, chunk = pr.make_generator(
-        pr.choose_backend(opts.get("backend", "auto")),
+    gen, chunk = make_generator(
+        choose_backend(opts.get("backend", "auto")),
         model,
         gen_cfg,
         chat_format=chat,
         device=opts.get("device"),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    preds, _ = pr.predict(
+    preds, _ = predict(
         items, gen, out_dir / "predictions.jsonl", gen_cfg, progress=False, chunk=chunk
     )
     del gen

@@ -339,8 +339,9 @@ class VllmLossScorer:
 
 
 def choose_backend(backend: str = "auto") -> str:
-    """:func:`prouie.predict.choose_backend` for scoring, which has no served (``openai``) backend."""
-    from prouie.predict import choose_backend as choose_generation_backend
+    """:func:`prouie.generation.choose_backend` for scoring, which has no served (``openai``)
+    backend."""
+    from prouie.generation import choose_backend as choose_generation_backend
 
     if backend not in BACKENDS:
         raise ValueError(
