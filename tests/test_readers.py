@@ -75,6 +75,26 @@ def test_validate_rejects_unknown_label_and_missing_span() -> None:
         validate_example({"task": "pos", "text": "a", "labels": []}, "f:1")
 
 
+def test_validate_reads_null_or_absent_lists_and_meta_as_empty() -> None:
+    ex = {
+        "task": "ee",
+        "text": "Ann took aspirin",
+        "labels": ["adverse event"],
+        "roles": None,
+        "meta": None,
+        "entities": None,
+        "events": [{"type": "adverse event", "trigger": {"text": "took"}, "arguments": None}],
+    }
+    out = validate_example(ex, "x.jsonl:1")
+    assert (out["roles"], out["entities"], out["relations"]) == ([], [], [])
+    assert out["meta"] == {"located": 1}  # meta read as {}, then the trigger located
+    assert out["events"][0]["arguments"] == []
+    with pytest.raises(RecordError, match=r"x\.jsonl:1: field 'labels': is missing"):
+        validate_example({"task": "ner", "text": "Ann"}, "x.jsonl:1")
+    with pytest.raises(RecordError, match=r"field 'meta': must be dict, got list"):
+        validate_example({"task": "ner", "text": "A", "labels": [], "meta": []}, "x.jsonl:1")
+
+
 def test_iter_jsonl_names_line(tmp_path: Path) -> None:
     f = write(tmp_path / "r.jsonl", '{"task": "ner", "text": "a", "labels": []}\n\n{oops\n')
     it = iter_jsonl(f)
