@@ -10,9 +10,10 @@ from __future__ import annotations
 import difflib
 import typing
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # suggest() is used where pydantic is not otherwise loaded
+    from pydantic import ValidationError
 
 
 def suggest(name: str, choices: Iterable[str], prefix: str = "") -> str:
@@ -57,7 +58,7 @@ def _fields_at(cls: Any, loc: tuple[Any, ...]) -> list[str]:
 def describe(exc: ValidationError, cls: Any, what: str) -> str:
     """The first error of ``exc`` (raised validating ``cls``) as one line about ``what``.
 
-    >>> from pydantic import BaseModel, ConfigDict
+    >>> from pydantic import BaseModel, ConfigDict, ValidationError
     >>> class Opts(BaseModel):
     ...     model_config = ConfigDict(extra="forbid")
     ...     gamma: float = 1.0

@@ -9,6 +9,8 @@ Conversion is the combination treated as not applicable to EE: an event trigger 
 
 from __future__ import annotations
 
+from prouie.settings import suggest
+
 RULE_TYPES = ("typo_injection", "lowercase")
 LLM_TYPES = (
     "replace_entity",
@@ -51,8 +53,6 @@ def parse_types(spec: str | None) -> list[str]:
         elif name in TYPES:
             chosen.add(name)
         else:
-            from prouie.settings import suggest  # only on this error: it loads pydantic
-
             hint = suggest(name, [*TYPES, *groups])
             raise ValueError(f"unknown perturbation type {name!r}{hint}; known: {', '.join(TYPES)}")
     return [t for t in TYPES if t in chosen]
