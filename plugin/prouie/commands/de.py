@@ -9,11 +9,11 @@ The phases, their rollouts per prompt, epochs and sample counts come from ``reci
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from prouie.de import PAPER_PHASES, load_recipe, phase_rows, plan
+from prouie.report import write_json
 
 
 def _key_value(text: str) -> tuple[str, Any]:
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         )
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "de_manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
+    write_json(manifest, out / "de_manifest.json")
     final = planned[-1].output_dir if planned else args.model
     print(f"DE done: final model {final} (manifest {out / 'de_manifest.json'})")
     return 0

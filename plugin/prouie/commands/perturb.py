@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -59,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from prouie.readers import ReadStats
+    from prouie.report import write_json
     from prouie.robust.kinds import LLM_TYPES, parse_types
     from prouie.robust.perturb import RuleOptions, perturb
 
@@ -112,6 +112,6 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.summary:
-        args.summary.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+        write_json(table, args.summary)
     print(f"perturbed records appended to {args.out}", file=sys.stderr)
     return 0
